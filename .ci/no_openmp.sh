@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite against a build without OpenMP, in a venv of its own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python -m venv "$work/venv"
+"$work/venv/bin/pip" install -q . pytest hypothesis -Ccmake.define.FASTPOOL_OPENMP=OFF \
+  -Cbuild-dir="$work/build"
+cd tests  # not the source tree: import the installed package
+"$work/venv/bin/python" -c "import fastpool, sys; sys.exit(fastpool._core.build_info()['openmp'])"
+"$work/venv/bin/python" -m pytest -q -p no:cacheprovider .

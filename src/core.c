@@ -1,0 +1,115 @@
+/* Status strings, version queries, parameter defaults and thread policy. */
+#include "fp_internal.h"
+
+#include <string.h>
+
+#ifdef FP_WITH_OPENMP
+#  include <omp.h>
+#endif
+
+const char *fp_status_string(fp_status status) {
+  switch (status) {
+    case FP_OK: return "success";
+    case FP_ERR_NULL_POINTER: return "a required pointer is NULL";
+    case FP_ERR_STRUCT_SIZE: return "params->struct_size is not supported by this library version";
+    case FP_ERR_INVALID_ARGUMENT: return "invalid pooling parameter (kernel, stride, padding, dilation, flags or mode)";
+    case FP_ERR_BAD_NDIM: return "tensor rank does not match the operator";
+    case FP_ERR_SHAPE_MISMATCH: return "tensor shape does not match the expected shape";
+    case FP_ERR_OUTPUT_SIZE: return "output size would be smaller than 1";
+    case FP_ERR_UNSUPPORTED_DTYPE: return "dtype not supported by this operator";
+    case FP_ERR_DTYPE_MISMATCH: return "tensors that must share a dtype do not";
+    case FP_ERR_OVERFLOW: return "size or offset computation overflows int64";
+    case FP_ERR_INDEX_OUT_OF_RANGE: return "index out of range [-1, plane size)";
+    case FP_ERR_ALIASING: return "an output overlaps an input or itself";
+    case FP_ERR_BAD_SHAPE: return "negative tensor extent";
+  }
+  return "unknown fp_status";
+}
+
+int fp_version_number(void) { return FP_VERSION_NUMBER; }
+
+const char *fp_version_string(void) { return FP_VERSION_STRING; }
+
+size_t fp_dtype_size(fp_dtype dtype) {
+  switch (dtype) {
+    case FP_FLOAT32: return 4;
+    case FP_FLOAT64: return 8;
+    case FP_INT32: return 4;
+    case FP_INT64: return 8;
+    case FP_FLOAT16: return 2;
+    case FP_INT8: return 1;
+    case FP_UINT8: return 1;
+    case FP_INT16: return 2;
+    case FP_UINT16: return 2;
+  }
+  return 0;
+}
+
+fp_status fp_pool_params_init(fp_pool_params *params, int32_t rank) {
+  if (!params) return FP_ERR_NULL_POINTER;
+  if (rank < 1 || rank > FP_MAX_SPATIAL) return FP_ERR_INVALID_ARGUMENT;
+  memset(params, 0, sizeof(*params));
+  params->struct_size = sizeof(*params);
+  params->rank = rank;
+  params->pad_mode = FP_PAD_EXPLICIT;
+  for (int i = 0; i < FP_MAX_SPATIAL; i++) {
+    params->kernel[i] = 1;
+    params->stride[i] = 1;
+    params->dilation[i] = 1;
+  }
+  params->flags = FP_FLAG_COUNT_INCLUDE_PAD;
+  return FP_OK;
+}
+
+int fp_has_openmp(void) {
+#ifdef FP_WITH_OPENMP
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+const char *fp_simd_level(void) {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    !defined(FP_NO_TARGET_CLONES)
+  /* the same order the target_clones resolvers use */
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "avx512f";
+  if (__builtin_cpu_supports("avx2")) return "avx2";
+#endif
+  return "baseline";
+}
+
+int fp_default_num_threads(void) {
+#ifdef FP_WITH_OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+/* Below this many elementary operations a call runs on one thread: waking
+ * the OpenMP team costs more than it saves. */
+#define FP_PARALLEL_MIN_WORK 32768
+/* The most threads one call runs per processor the process may use. */
+#define FP_THREADS_PER_PROC 4
+
+int fp__threads(int32_t requested, int64_t work, int64_t tasks) {
+#ifdef FP_WITH_OPENMP
+  int64_t n = requested > 0 ? requested : omp_get_max_threads();
+  if (work < FP_PARALLEL_MIN_WORK) return 1;
+  if (n > tasks) n = tasks;
+  /* Oversubscription never speeds these kernels up, and GNU libgomp ends the
+   * process when it cannot create a thread (an address-space or pids limit),
+   * so a request is capped at FP_THREADS_PER_PROC per available processor. */
+  const int64_t cap = (int64_t)FP_THREADS_PER_PROC * omp_get_num_procs();
+  if (n > cap) n = cap;
+  if (n < 1) n = 1;
+  return (int)n;
+#else
+  (void)requested;
+  (void)work;
+  (void)tasks;
+  return 1;
+#endif
+}

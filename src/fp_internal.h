@@ -1,0 +1,276 @@
+/* Internal declarations shared by the operator files.  Nothing here is
+ * exported: every symbol is static or fp__-prefixed with hidden visibility. */
+#ifndef FP_INTERNAL_H
+#define FP_INTERNAL_H
+
+#include "fastpool.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__)
+#  define FP_INTERNAL __attribute__((visibility("hidden")))
+/* Kernel building blocks must inline into their per-ISA clone (and see its
+ * constant window sizes), or they run as baseline code. */
+#  define FP_ALWAYS_INLINE static inline __attribute__((always_inline))
+#  define FP_LIKELY(x) __builtin_expect(!!(x), 1)
+#  define FP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#  define FP_INTERNAL
+#  define FP_ALWAYS_INLINE static inline
+#  define FP_LIKELY(x) (x)
+#  define FP_UNLIKELY(x) (x)
+#endif
+
+/* Per-ISA clones of a hot function, chosen once at load time (glibc ifunc),
+ * so one wheel runs on any x86-64 and uses AVX2 / AVX-512 where present. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
+    !defined(FP_NO_TARGET_CLONES)
+#  define FP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#  define FP_SIMD_CLONES
+#endif
+
+#ifdef FP_WITH_OPENMP
+#  include <omp.h>
+#  define FP_TID() omp_get_thread_num()
+#  define FP_NTH() omp_get_num_threads()
+#else
+#  define FP_TID() 0
+#  define FP_NTH() 1
+#endif
+
+/* This thread's share [*lo, *hi) of a static partition of [0, total): the
+ * loops below walk their share with incremented coordinates instead of a
+ * division per row. */
+static inline void fp__share(int64_t total, int64_t *lo, int64_t *hi) {
+  const int64_t tid = FP_TID(), nth = FP_NTH();
+  const int64_t q = total / nth, r = total % nth;
+  *lo = tid * q + (tid < r ? tid : r);
+  *hi = *lo + q + (tid < r);
+}
+
+/* Row coordinates (n, c, od, oh) of the (N, C, OD, OH) row space, stepped
+ * in row-major order. */
+typedef struct fp__rowpos {
+  int64_t n, c, od, oh;
+} fp__rowpos;
+
+static inline void fp__rowpos_set(fp__rowpos *p, int64_t r, int64_t C, int64_t OD, int64_t OH) {
+  p->oh = r % OH;
+  r /= OH;
+  p->od = r % OD;
+  r /= OD;
+  p->c = r % C;
+  p->n = r / C;
+}
+
+static inline void fp__rowpos_next(fp__rowpos *p, int64_t C, int64_t OD, int64_t OH) {
+  if (++p->oh < OH) return;
+  p->oh = 0;
+  if (++p->od < OD) return;
+  p->od = 0;
+  if (++p->c < C) return;
+  p->c = 0;
+  p->n++;
+}
+
+/* _Float16 is IEEE binary16, NumPy's float16. */
+#if defined(__FLT16_MAX__) && !defined(FP_NO_FLOAT16)
+#  define FP_HAVE_FLOAT16 1
+#endif
+
+/* Integer bounds by dtype suffix (fp_each_dtype.h), for saturating stores. */
+#define i8_MAX INT8_MAX
+#define u8_MAX UINT8_MAX
+#define i16_MAX INT16_MAX
+#define u16_MAX UINT16_MAX
+#define i32_MAX INT32_MAX
+#define i64_MAX INT64_MAX
+
+/* float16 kernels built a second time for AVX2 + F16C (fp_each_dtype.h),
+ * with GCC on x86-64 (Clang has no GCC target pragmas). */
+#if defined(FP_HAVE_FLOAT16) && defined(__GNUC__) && !defined(__clang__) && \
+    defined(__x86_64__) && !defined(FP_NO_TARGET_CLONES)
+#  define FP_HAVE_F16C_SLOT 1
+#endif
+#define FP_SLOT_F16C 9
+
+/* Whether this CPU runs the F16C slot (checked once; cheap afterwards). */
+static inline int fp__use_f16c(void) {
+#ifdef FP_HAVE_F16C_SLOT
+  static int use = -1;
+  if (use < 0) {
+    __builtin_cpu_init();
+    use = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
+          __builtin_cpu_supports("fma");
+  }
+  return use;
+#else
+  return 0;
+#endif
+}
+
+/* Value dtypes in table order (fp_each_dtype.h). */
+#define FP_NSLOTS 10
+static inline int fp__dtype_slot(fp_dtype dt) {
+  switch (dt) {
+    case FP_FLOAT32: return 0;
+    case FP_FLOAT64: return 1;
+#ifdef FP_HAVE_FLOAT16
+    case FP_FLOAT16: return fp__use_f16c() ? FP_SLOT_F16C : 2;
+#endif
+    case FP_INT8: return 3;
+    case FP_UINT8: return 4;
+    case FP_INT16: return 5;
+    case FP_UINT16: return 6;
+    case FP_INT32: return 7;
+    case FP_INT64: return 8;
+    default: return -1;
+  }
+}
+
+#define FP__CAT2(a, b) a##b
+#define FP__CAT(a, b) FP__CAT2(a, b)
+
+/* Geometry of one pooling call, always in 3 spatial axes: a rank-r call
+ * puts its axes last and the leading 3-r axes are dummies of size 1
+ * (kernel 1, stride 1, no padding, dilation 1). */
+typedef struct fp__geom {
+  int rank;
+  int64_t n, c;
+  int64_t in[3], out[3];
+  int64_t k[3], s[3], pb[3], pe[3], d[3];
+  int64_t in_plane;  /* in[0]*in[1]*in[2] */
+  int64_t out_plane; /* out[0]*out[1]*out[2] */
+} fp__geom;
+
+/* A tensor's strides expanded to (N, C, D, H, W) order; dummy axes get 0. */
+typedef struct fp__strides {
+  int64_t n, c, a[3];
+} fp__strides;
+
+/* Validates params (struct size, rank, kernel/stride/dilation >= 1, pads
+ * >= 0, flags) and computes the geometry for in_shape (rank+2 extents).
+ * Every sum and product is overflow-checked. */
+FP_INTERNAL fp_status fp__geom_init(const fp_pool_params *params, const int64_t *in_shape,
+                                    fp__geom *g);
+
+/* Number of the taps t in [0, k) with 0 <= start + t*d < limit, as the
+ * half-open range [*t0, *t1) (empty when *t0 >= *t1). */
+static inline void fp__tap_range(int64_t start, int64_t k, int64_t d, int64_t limit, int64_t *t0,
+                                 int64_t *t1) {
+  int64_t lo = 0, hi = k;
+  if (start < 0) lo = (-start + d - 1) / d;
+  if (start + (k - 1) * d >= limit) {
+    /* last tap index t with start + t*d <= limit-1 */
+    int64_t room = limit - 1 - start;
+    hi = room < 0 ? 0 : room / d + 1;
+  }
+  if (hi > k) hi = k;
+  *t0 = lo;
+  *t1 = hi;
+}
+
+/* The valid cells of the window of output o[3]: per axis the cells
+ * b0[a] + j*g->d[a] for j in [0, cnt[a]), in row-major order.  Returns 0
+ * (and leaves b0/cnt unspecified) when the window holds no input cell.
+ * st[a] receives the window's start o*s - pb (padding included). */
+static inline int fp__window_box(const fp__geom *g, const int64_t o[3], int64_t st[3],
+                                 int64_t b0[3], int64_t cnt[3]) {
+  for (int a = 0; a < 3; a++) {
+    int64_t t0, t1;
+    st[a] = o[a] * g->s[a] - g->pb[a];
+    fp__tap_range(st[a], g->k[a], g->d[a], g->in[a], &t0, &t1);
+    if (t0 >= t1) return 0;
+    b0[a] = st[a] + t0 * g->d[a];
+    cnt[a] = t1 - t0;
+  }
+  return 1;
+}
+
+/* The divisor of average pooling (fastpool.h's rule) for a window starting
+ * at st[] per axis with `valid` input cells: divisor_override if non-zero,
+ * else the taps below I + pad_end per axis, multiplied (count_include_pad),
+ * or the valid cells.  Every operator that averages calls this one. */
+static inline int64_t fp__avg_divisor(const fp__geom *g, const int64_t st[3], int64_t valid,
+                                      int64_t divisor_override, int count_include_pad) {
+  if (divisor_override) return divisor_override;
+  if (!count_include_pad) return valid;
+  int64_t pool = 1;
+  for (int a = 0; a < 3; a++) {
+    const int64_t room = g->in[a] + g->pe[a] - 1 - st[a];
+    int64_t n = room < 0 ? 0 : room / g->d[a] + 1;
+    if (n > g->k[a]) n = g->k[a];
+    pool *= n;
+  }
+  return pool;
+}
+
+/* Adaptive window of output o along an axis of input size in and output
+ * size out: [floor(o*in/out), ceil((o+1)*in/out)), in exact arithmetic. */
+static inline void fp__adaptive_bounds(int64_t in, int64_t out, int64_t o, int64_t *start,
+                                       int64_t *end) {
+  const __int128 a = (__int128)o * in, b = (__int128)(o + 1) * in;
+  *start = (int64_t)(a / out);
+  *end = (int64_t)((b + out - 1) / out);
+}
+
+/* Geometry of a call whose output shape is given (adaptive, unpool,
+ * fractional): in from in_shape, out from out_shape (rank + 2 extents each),
+ * window fields set to 1 / 0. */
+FP_INTERNAL fp_status fp__geom_from_shapes(int rank, const int64_t *in_shape,
+                                           const int64_t *out_shape, fp__geom *g);
+
+/* 1 if a plane of extents ext[3] (D, H, W) with strides a[3] is laid out
+ * linearly, so flat index i sits at element offset i * a[2].  Axes of
+ * extent 1 (the dummies of rank < 3 among them) do not matter. */
+static inline int fp__plane_linear(const int64_t ext[3], const int64_t a[3]) {
+  const int64_t h = ext[2] * a[2], d = ext[1] * h;
+  return (ext[1] == 1 || a[1] == h) && (ext[0] == 1 || a[0] == d);
+}
+
+/* The output columns [*lo, *hi) whose every W tap lies inside the input:
+ * the "interior" the row kernels handle without clipping. */
+static inline void fp__interior_cols(const fp__geom *g, int64_t *lo, int64_t *hi) {
+  const int64_t kw = g->k[2], sw = g->s[2], dw = g->d[2], pw = g->pb[2], OW = g->out[2];
+  const int64_t room = g->in[2] - 1 - (kw - 1) * dw + pw; /* ow*sw <= room */
+  int64_t a = (pw + sw - 1) / sw, b = room < 0 ? 0 : room / sw + 1;
+  if (b > OW) b = OW;
+  if (a > b) a = b;
+  *lo = a;
+  *hi = b;
+}
+
+/* Zero one (n, c) plane of extents g->in with element strides a[3]. */
+static inline void fp__zero_plane(const fp__geom *g, void *plane, const int64_t a[3],
+                                  size_t elsize) {
+  char *p = (char *)plane;
+  for (int64_t d = 0; d < g->in[0]; d++)
+    for (int64_t h = 0; h < g->in[1]; h++) {
+      char *r = p + (d * a[0] + h * a[1]) * (int64_t)elsize;
+      if (a[2] == 1) {
+        memset(r, 0, (size_t)g->in[2] * elsize);
+      } else {
+        for (int64_t w = 0; w < g->in[2]; w++) memset(r + w * a[2] * (int64_t)elsize, 0, elsize);
+      }
+    }
+}
+
+/* Checks that t is a valid descriptor of dtype/ndim with exactly the given
+ * shape (ndim extents), that its addressed span fits in int64, and fills
+ * the 5-axis strides.  When writable, also checks that no two elements
+ * share memory (no zero or interleaved strides). */
+FP_INTERNAL fp_status fp__check_tensor(const fp_tensor *t, int ndim, const int64_t *shape,
+                                       int writable, fp__strides *st);
+
+/* 1 if the memory spans of a and b (as addresses of their first and last
+ * bytes) intersect.  Conservative: interleaved views count as overlapping. */
+FP_INTERNAL int fp__tensors_overlap(const fp_tensor *a, const fp_tensor *b);
+
+/* Threads for a parallel region with `work` elementary operations over
+ * `tasks` independent tasks: 1 below a work threshold, never more than tasks. */
+FP_INTERNAL int fp__threads(int32_t requested, int64_t work, int64_t tasks);
+
+#endif /* FP_INTERNAL_H */

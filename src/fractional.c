@@ -1,0 +1,113 @@
+/* Fractional max pooling operator (PyTorch fractional_max_pool2d/3d). */
+#include "fp_internal.h"
+#include "maxscan.h"
+
+#define FP_T float
+#define FP_SFX f32
+#define FP_WITH_IDX 0
+#define FP_IDX_T int64_t
+#define FP_ISFX x
+#include "fractional_impl.h"
+#undef FP_WITH_IDX
+#undef FP_IDX_T
+#undef FP_ISFX
+#define FP_WITH_IDX 1
+#define FP_IDX_T int32_t
+#define FP_ISFX i32
+#include "fractional_impl.h"
+#undef FP_IDX_T
+#undef FP_ISFX
+#define FP_IDX_T int64_t
+#define FP_ISFX i64
+#include "fractional_impl.h"
+#undef FP_WITH_IDX
+#undef FP_IDX_T
+#undef FP_ISFX
+#undef FP_T
+#undef FP_SFX
+#define FP_T double
+#define FP_SFX f64
+#define FP_WITH_IDX 0
+#define FP_IDX_T int64_t
+#define FP_ISFX x
+#include "fractional_impl.h"
+#undef FP_WITH_IDX
+#undef FP_IDX_T
+#undef FP_ISFX
+#define FP_WITH_IDX 1
+#define FP_IDX_T int32_t
+#define FP_ISFX i32
+#include "fractional_impl.h"
+#undef FP_IDX_T
+#undef FP_ISFX
+#define FP_IDX_T int64_t
+#define FP_ISFX i64
+#include "fractional_impl.h"
+#undef FP_WITH_IDX
+#undef FP_IDX_T
+#undef FP_ISFX
+#undef FP_T
+#undef FP_SFX
+
+typedef void (*fp__frac_fn)(const fp__geom *, const void *, const fp__strides *, int64_t,
+                            const void *, const fp__strides *, void *, const fp__strides *, void *,
+                            const fp__strides *, int, int);
+typedef int (*fp__frac_bad_fn)(const fp__geom *, const void *, const fp__strides *, int64_t);
+
+static const fp__frac_fn frac_kernels[2][3] = {
+  {fp__f32_fractional_x__fwd, fp__f32_fractional_i32__fwd, fp__f32_fractional_i64__fwd},
+  {fp__f64_fractional_x__fwd, fp__f64_fractional_i32__fwd, fp__f64_fractional_i64__fwd},
+};
+static const fp__frac_bad_fn frac_bad[2] = {fp__f32_fractional_x__bad_samples,
+                                            fp__f64_fractional_x__bad_samples};
+
+fp_status fp_fractional_max_pool_forward(const fp_pool_params *params, const fp_tensor *samples,
+                                         const fp_tensor *x, fp_tensor *y, fp_tensor *indices) {
+  fp__geom g;
+  fp__strides xs, ys, is, ss;
+  fp_status st;
+  if (!params || !samples || !x || !y) return FP_ERR_NULL_POINTER;
+  if (params->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
+  if (params->num_threads < 0 || (params->flags & ~(uint32_t)FP_FLAG_NAN_OMIT))
+    return FP_ERR_INVALID_ARGUMENT;
+  const int nd = x->ndim, rank = nd - 2;
+  if (nd < 3 || nd > FP_MAX_DIMS || y->ndim != nd || rank != params->rank) return FP_ERR_BAD_NDIM;
+  if ((st = fp__check_tensor(x, nd, NULL, 0, &xs)) != FP_OK) return st;
+  if ((st = fp__check_tensor(y, nd, NULL, 1, &ys)) != FP_OK) return st;
+  const int64_t sshape[3] = {x->shape[0], x->shape[1], rank};
+  if ((st = fp__check_tensor(samples, 3, sshape, 0, NULL)) != FP_OK) return st;
+  if ((st = fp__geom_from_shapes(rank, x->shape, y->shape, &g)) != FP_OK) return st;
+  const int lead = FP_MAX_SPATIAL - rank;
+  for (int i = 0; i < rank; i++) {
+    const int64_t k = params->kernel[i], in = x->shape[2 + i], out = y->shape[2 + i];
+    if (k < 1) return FP_ERR_INVALID_ARGUMENT;
+    if (out < 1) return FP_ERR_OUTPUT_SIZE;
+    if (k > in || out + k - 1 > in) return FP_ERR_SHAPE_MISMATCH;
+    g.k[lead + i] = k;
+  }
+  const int vs = x->dtype == FP_FLOAT32 ? 0 : x->dtype == FP_FLOAT64 ? 1 : -1;
+  if (vs < 0) return FP_ERR_UNSUPPORTED_DTYPE;
+  if (y->dtype != x->dtype || samples->dtype != x->dtype) return FP_ERR_DTYPE_MISMATCH;
+  int islot = 0;
+  if (indices) {
+    if ((st = fp__check_tensor(indices, nd, y->shape, 1, &is)) != FP_OK) return st;
+    islot = indices->dtype == FP_INT32 ? 1 : indices->dtype == FP_INT64 ? 2 : -1;
+    if (islot < 0) return FP_ERR_UNSUPPORTED_DTYPE;
+    if (islot == 1 && g.in_plane - 1 > INT32_MAX) return FP_ERR_OVERFLOW;
+    if (fp__tensors_overlap(indices, x) || fp__tensors_overlap(indices, y)) return FP_ERR_ALIASING;
+  }
+  if (fp__tensors_overlap(x, y)) return FP_ERR_ALIASING;
+  ss.n = samples->strides[0];
+  ss.c = samples->strides[1];
+  const int64_t s_axis = samples->strides[2];
+  if (g.n * g.c > 0 && frac_bad[vs](&g, samples->data, &ss, s_axis)) return FP_ERR_INVALID_ARGUMENT;
+  const int64_t outputs = g.n * g.c * g.out_plane;
+  if (outputs == 0) return FP_OK;
+  const int64_t taps = g.k[0] * g.k[1] * g.k[2];
+  const int nt = fp__threads(params->num_threads, outputs * (taps < 1024 ? taps : 1024),
+                             g.n * g.c * g.out[0] * g.out[1]);
+  frac_kernels[vs][islot](&g, samples->data, &ss, s_axis, x->data, &xs, y->data, &ys,
+                          indices ? indices->data : NULL, &is, (params->flags & FP_FLAG_NAN_OMIT) != 0,
+                          nt);
+  return FP_OK;
+}

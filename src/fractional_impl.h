@@ -1,0 +1,77 @@
+/* Fractional max-pooling microkernels for one (value dtype, index kind).
+ * Included by fractional.c with FP_T, FP_SFX, FP_IDX_T, FP_ISFX, FP_WITH_IDX.
+ * Window starts follow PyTorch exactly, computed in the value dtype:
+ *   alpha = (I - k) / (O - 1); start[i] = int((i + u) * alpha) - int(u * alpha);
+ *   start[O - 1] = I - k
+ * with u the plane's sample for that axis (samples in logical axis order). */
+#define KN(name) FP__CAT(FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), FP__CAT(_fractional_, FP_ISFX)), __), name)
+
+static inline int64_t KN(start)(FP_T u, int64_t in, int64_t out, int64_t k, int64_t i) {
+  if (i == out - 1) return in - k;
+  const FP_T alpha = (FP_T)(in - k) / (FP_T)(out - 1);
+  return (int64_t)(int)(((FP_T)i + u) * alpha) - (int64_t)(int)(u * alpha);
+}
+
+/* samples: (N, C, 3) view in logical D, H, W order (dummy axes unused). */
+void KN(fwd)(const fp__geom *g, const void *sv, const fp__strides *ss, int64_t ss_axis,
+             const void *xv, const fp__strides *xs, void *yv, const fp__strides *ys, void *ixv,
+             const fp__strides *is, int omit, int nt) {
+  const FP_T *smp = (const FP_T *)sv, *x = (const FP_T *)xv;
+  FP_T *y = (FP_T *)yv;
+  FP_IDX_T *ix = (FP_IDX_T *)ixv;
+  (void)ix;
+  (void)is;
+  const int lead = FP_MAX_SPATIAL - g->rank;
+  const int64_t rows = g->n * g->c * g->out[0] * g->out[1];
+  static const int64_t steps[3] = {1, 1, 1};
+#ifdef FP_WITH_OPENMP
+#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#else
+  (void)nt;
+#endif
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t t = r;
+    const int64_t oh = t % g->out[1];
+    t /= g->out[1];
+    const int64_t od = t % g->out[0];
+    t /= g->out[0];
+    const int64_t c = t % g->c, n = t / g->c;
+    FP_T u[3] = {0, 0, 0};
+    const FP_T *sp = smp + n * ss->n + c * ss->c;
+    for (int a = lead; a < 3; a++) u[a] = sp[(a - lead) * ss_axis];
+    int64_t b0[3];
+    b0[0] = KN(start)(u[0], g->in[0], g->out[0], g->k[0], od);
+    b0[1] = KN(start)(u[1], g->in[1], g->out[1], g->k[1], oh);
+    const FP_T *xp = x + n * xs->n + c * xs->c;
+    FP_T *yr = y + n * ys->n + c * ys->c + od * ys->a[0] + oh * ys->a[1];
+#if FP_WITH_IDX
+    FP_IDX_T *ir = ix + n * is->n + c * is->c + od * is->a[0] + oh * is->a[1];
+#endif
+    for (int64_t ow = 0; ow < g->out[2]; ow++) {
+      b0[2] = KN(start)(u[2], g->in[2], g->out[2], g->k[2], ow);
+      FP_T v;
+      int64_t bi;
+      FP__CAT(FP__CAT(fp__, FP_SFX), _maxscan)(xp, xs, g->in[1], g->in[2], b0, steps, g->k, omit,
+                                                &v, &bi);
+      yr[ow * ys->a[2]] = v;
+#if FP_WITH_IDX
+      ir[ow * is->a[2]] = (FP_IDX_T)bi;
+#endif
+      (void)bi;
+    }
+  }
+}
+
+/* 1 if any sample is outside [0, 1) (or NaN). */
+int KN(bad_samples)(const fp__geom *g, const void *sv, const fp__strides *ss, int64_t ss_axis) {
+  const FP_T *smp = (const FP_T *)sv;
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t c = 0; c < g->c; c++)
+      for (int a = 0; a < g->rank; a++) {
+        const FP_T u = smp[n * ss->n + c * ss->c + a * ss_axis];
+        if (!(u >= 0 && u < 1)) return 1;
+      }
+  return 0;
+}
+
+#undef KN
