@@ -102,7 +102,8 @@ def venv_python(release_wheel, tmp_path_factory):
 
 
 def test_wheel_carries_the_c_library(built_wheel):
-    names = set(zipfile.ZipFile(built_wheel).namelist())
+    wheel = zipfile.ZipFile(built_wheel)
+    names = set(wheel.namelist())
     for expected in (
         "fastpool/include/fastpool.h",
         "fastpool/lib/libfastpool.so",
@@ -118,13 +119,13 @@ def test_wheel_carries_the_c_library(built_wheel):
     assert any(n.startswith("fastpool/cython_api.") and n.endswith(".so") for n in names)
     assert not [n for n in names if n.endswith((".pyx", "CMakeLists.txt", ".a"))]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
-    text = zipfile.ZipFile(built_wheel).read(entry_points).decode()
+    text = wheel.read(entry_points).decode()
     # The entry point names a package holding only forwarding config files
     # (src/CMakeLists.txt): each must include a config file the wheel carries.
     assert "[cmake.prefix]\nfastpool = _fastpool_cmake\n" in text
     assert "_fastpool_cmake/__init__.py" in names
     for cfg in ("fastpoolConfig.cmake", "fastpoolConfigVersion.cmake"):
-        forward = zipfile.ZipFile(built_wheel).read(f"_fastpool_cmake/{cfg}").decode()
+        forward = wheel.read(f"_fastpool_cmake/{cfg}").decode()
         target = forward.split('"${CMAKE_CURRENT_LIST_DIR}/../', 1)[1].split('"', 1)[0]
         assert target == f"fastpool/lib/cmake/fastpool/{cfg}" and target in names, forward
 
