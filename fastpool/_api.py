@@ -62,7 +62,7 @@ def _avg_out_dtype(name: str, x_dtype: np.dtype, dtype: Any) -> np.dtype:
     raise TypeError(f"{name}: dtype must be {allowed} for {x_dtype} input, got {want}")
 _INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.int32))
 _SUPPORTED_TEXT = "float32, float64"
-_MAX_THREADS = 4096
+_MAX_THREADS = _core.MAX_THREADS  # fastpool.h's FP_MAX_THREADS: the one limit
 
 
 # --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ cdef extern from "fastpool.h" nogil:
 
     int FP_MAX_DIMS
     int FP_MAX_SPATIAL
+    int FP_MAX_THREADS
     int FP_PAD_EXPLICIT
     int FP_PAD_SAME_UPPER
     int FP_PAD_SAME_LOWER

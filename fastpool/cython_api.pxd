@@ -26,6 +26,7 @@ cdef extern from "fastpool.h" nogil:
         FP_VERSION_NUMBER
         FP_MAX_DIMS
         FP_MAX_SPATIAL
+        FP_MAX_THREADS
     const char *FP_VERSION_STRING
 
     ctypedef enum fp_status:

@@ -68,7 +68,7 @@ static fp_status prepare(const fp_pool_params *params, const fp_tensor *in, int 
   fp_status st;
   if (!params || !in || !out) return FP_ERR_NULL_POINTER;
   if (params->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
-  if (params->num_threads < 0) return FP_ERR_INVALID_ARGUMENT;
+  if (fp__bad_threads(params->num_threads)) return FP_ERR_INVALID_ARGUMENT;
   if (params->flags & ~(uint32_t)FP_FLAG_NAN_OMIT) return FP_ERR_INVALID_ARGUMENT;
   const int nd = in->ndim;
   if (nd < 3 || nd > FP_MAX_DIMS || out->ndim != nd) return FP_ERR_BAD_NDIM;

@@ -4,7 +4,8 @@
  *
  * Windows per axis: start(o) = floor(o*I/O), end(o) = ceil((o+1)*I/O)
  * (fp__adaptive_bounds); every cell of a window is inside the input.
- * Each output (forward) or plane (backward) is owned by one thread.
+ * Each output (forward) or plane (backward) is owned by one chunk of the
+ * parallel driver.
  */
 #define KN(name) FP__CAT(FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), FP__CAT(_adaptive_, FP_ISFX)), __), name)
 
@@ -20,21 +21,31 @@
     n = t_ / (g)->c;                       \
   } while (0)
 
-void KN(max_rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
-                  const fp__strides *ys, void *ixv, const fp__strides *is, int omit, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_T *y = (FP_T *)yv;
-  FP_IDX_T *ix = (FP_IDX_T *)ixv;
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+  FP_IDX_T *ix;
+  const fp__strides *is;
+  int omit;
+} KN(max_rows_ctx);
+
+/* Output rows [b, e) of the (N, C, OD, OH) row space. */
+static void KN(max_rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(max_rows_ctx) *k = (const KN(max_rows_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const FP_T *x = k->x;
+  FP_T *y = k->y;
+  FP_IDX_T *ix = k->ix;
+  const fp__strides *xs = k->xs, *ys = k->ys, *is = k->is;
+  const int omit = k->omit;
   (void)ix;
   (void)is;
-  const int64_t rows = g->n * g->c * g->out[0] * g->out[1];
+  (void)slot;
   const int64_t H = g->in[1], W = g->in[2];
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t r = 0; r < rows; r++) {
+  for (int64_t r = b; r < e; r++) {
     int64_t n, c, od, oh, d0, d1, h0, h1;
     FP_ROW_COORDS(r, g, n, c, od, oh);
     fp__adaptive_bounds(g->in[0], g->out[0], od, &d0, &d1);
@@ -58,6 +69,13 @@ void KN(max_rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void
       (void)bi;
     }
   }
+}
+
+void KN(max_rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
+                  const fp__strides *ys, void *ixv, const fp__strides *is, int omit, int nt) {
+  KN(max_rows_ctx) ctx = {.g = g, .x = (const FP_T *)xv, .xs = xs, .y = (FP_T *)yv, .ys = ys,
+                          .ix = (FP_IDX_T *)ixv, .is = is, .omit = omit};
+  fp__parallel(nt, g->n * g->c * g->out[0] * g->out[1], KN(max_rows_chunk), &ctx);
 }
 
 #if FP_WITH_AVG && defined(FP_HAVE_VEC) && FP_SLOT <= 1
@@ -155,34 +173,44 @@ FP_SIMD_CLONES static void KN(amax_short_rows)(const fp__geom *g, const FP_T *x,
   else KN(amax_body)(g, x, y, r0, r1, 1, 1);
 }
 
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  FP_T *y;
+} KN(amax_short_ctx);
+
+/* Output rows [b, e) of the (N, C, OH) row space. */
+static void KN(amax_short_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(amax_short_ctx) *k = (const KN(amax_short_ctx) *)ctx;
+  (void)slot;
+  KN(amax_short_rows)(k->g, k->x, k->y, b, e);
+}
+
 /* g: the regular geometry (kernel, stride) of the adaptive windows. */
 void KN(amax_short)(const fp__geom *g, const void *xv, void *yv, int nt) {
-  const int64_t rows = g->n * g->c * g->out[1];
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel num_threads(nt) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  {
-    int64_t r0, r1;
-    fp__share(rows, &r0, &r1);
-    if (r0 < r1) KN(amax_short_rows)(g, (const FP_T *)xv, (FP_T *)yv, r0, r1);
-  }
+  KN(amax_short_ctx) ctx = {.g = g, .x = (const FP_T *)xv, .y = (FP_T *)yv};
+  fp__parallel(nt, g->n * g->c * g->out[1], KN(amax_short_chunk), &ctx);
 }
 #endif
 
 #if FP_WITH_AVG
-void KN(avg_rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
-                  const fp__strides *ys, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_AY *y = (FP_AY *)yv;
-  const int64_t rows = g->n * g->c * g->out[0] * g->out[1];
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t r = 0; r < rows; r++) {
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_AY *y;
+  const fp__strides *ys;
+} KN(avg_ctx);
+
+/* Output rows [b, e) of the (N, C, OD, OH) row space. */
+static void KN(avg_rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(avg_ctx) *k = (const KN(avg_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const FP_T *x = k->x;
+  FP_AY *y = k->y;
+  const fp__strides *xs = k->xs, *ys = k->ys;
+  (void)slot;
+  for (int64_t r = b; r < e; r++) {
     int64_t n, c, od, oh, d0, d1, h0, h1;
     FP_ROW_COORDS(r, g, n, c, od, oh);
     fp__adaptive_bounds(g->in[0], g->out[0], od, &d0, &d1);
@@ -206,6 +234,12 @@ void KN(avg_rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void
       yr[ow * ys->a[2]] = (FP_AY)(sum / count);
     }
   }
+}
+
+void KN(avg_rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
+                  const fp__strides *ys, int nt) {
+  KN(avg_ctx) ctx = {.g = g, .x = (const FP_T *)xv, .xs = xs, .y = (FP_AY *)yv, .ys = ys};
+  fp__parallel(nt, g->n * g->c * g->out[0] * g->out[1], KN(avg_rows_chunk), &ctx);
 }
 
 /* Global average of contiguous planes (x's plane strides are H*W, W, 1):
@@ -263,32 +297,37 @@ FP_SIMD_CLONES static void KN(plane_means)(const fp__geom *g, const FP_T *x,
   }
 }
 
+/* (n, c) planes [b, e). */
+static void KN(global_avg_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(avg_ctx) *k = (const KN(avg_ctx) *)ctx;
+  (void)slot;
+  KN(plane_means)(k->g, k->x, k->xs, k->y, k->ys, b, e);
+}
+
 void KN(global_avg)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
                     const fp__strides *ys, int nt) {
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel num_threads(nt) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  {
-    int64_t p0, p1;
-    fp__share(g->n * g->c, &p0, &p1);
-    if (p0 < p1) KN(plane_means)(g, (const FP_T *)xv, xs, (FP_AY *)yv, ys, p0, p1);
-  }
+  KN(avg_ctx) ctx = {.g = g, .x = (const FP_T *)xv, .xs = xs, .y = (FP_AY *)yv, .ys = ys};
+  fp__parallel(nt, g->n * g->c, KN(global_avg_chunk), &ctx);
 }
 
 #  if FP_IS_FLOAT
-void KN(avg_bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys, void *dxv,
-                      const fp__strides *xs, int nt) {
-  const FP_T *dy = (const FP_T *)dyv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t planes = g->n * g->c;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t p = 0; p < planes; p++) {
+typedef struct {
+  const fp__geom *g;
+  const FP_T *dy;
+  const fp__strides *ys;
+  FP_T *dx;
+  const fp__strides *xs;
+} KN(avg_bwd_ctx);
+
+/* (n, c) planes [b, e) of dx. */
+static void KN(avg_bwd_rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(avg_bwd_ctx) *k = (const KN(avg_bwd_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const FP_T *dy = k->dy;
+  FP_T *dx = k->dx;
+  const fp__strides *ys = k->ys, *xs = k->xs;
+  (void)slot;
+  for (int64_t p = b; p < e; p++) {
     const int64_t c = p % g->c, n = p / g->c;
     FP_T *dxp = dx + n * xs->n + c * xs->c;
     const FP_T *dyp = dy + n * ys->n + c * ys->c;
@@ -313,6 +352,13 @@ void KN(avg_bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys,
       }
     }
   }
+}
+
+void KN(avg_bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys, void *dxv,
+                      const fp__strides *xs, int nt) {
+  KN(avg_bwd_ctx) ctx = {.g = g, .dy = (const FP_T *)dyv, .ys = ys, .dx = (FP_T *)dxv,
+                         .xs = xs};
+  fp__parallel(nt, g->n * g->c, KN(avg_bwd_rows_chunk), &ctx);
 }
 #  endif /* FP_IS_FLOAT */
 #endif /* FP_WITH_AVG */

@@ -6,8 +6,9 @@
  * (f32, f64) and FP_ACC (accumulator type); defines
  *   fp__<SFX>_avgpool__rows / __cinner         forward
  *   fp__<SFX>_avgpool__bwd_rows / __bwd_cinner backward (scatter per plane)
- * Each output (forward) and each plane (backward) is owned by one thread
- * and visited in a fixed order, so results do not depend on threads.
+ * Each output (forward) and each plane or input row (backward) is owned by
+ * one chunk of the parallel driver and visited in a fixed order, so results
+ * do not depend on threads.
  */
 #define KN(name) \
   FP__CAT(FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), _avgpool_), FP_YSFX), FP__CAT(__, name))
@@ -309,46 +310,61 @@ static int KN(short_ok)(const fp__geom *g, const fp__strides *xs, const fp__stri
 }
 #endif
 
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_TY *y;
+  const fp__strides *ys;
+  int64_t dov, ow_lo, ow_hi;
+  int cip;
+#if defined(FP_HAVE_VEC) && FP_SLOT <= 1 && FP_IS_FLOAT
+  int short_rows;
+  FP_ACC short_div;
+#endif
+} KN(rows_ctx);
+
+/* Output rows [b, e) of the (N, C, OD, OH) row space. */
+static void KN(rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(rows_ctx) *k = (const KN(rows_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const FP_T *x = k->x;
+  FP_TY *y = k->y;
+  const fp__strides *xs = k->xs, *ys = k->ys;
+  const int64_t OD = g->out[0], OH = g->out[1];
+  (void)slot;
+#if defined(FP_HAVE_VEC) && FP_SLOT <= 1 && FP_IS_FLOAT
+  if (k->short_rows) {
+    KN(short_rows)(g, x, y, b, e, k->short_div);
+    return;
+  }
+#endif
+  fp__rowpos pos;
+  fp__rowpos_set(&pos, b, g->c, OD, OH);
+  int64_t r = b;
+  while (r < e) {
+    int64_t len = OH - pos.oh;
+    if (len > e - r) len = e - r;
+    KN(segment)(g, x + pos.n * xs->n + pos.c * xs->c, xs,
+                y + pos.n * ys->n + pos.c * ys->c + pos.od * ys->a[0], ys, pos.od, pos.oh,
+                pos.oh + len, k->ow_lo, k->ow_hi, k->dov, k->cip);
+    r += len;
+    pos.oh += len - 1;
+    fp__rowpos_next(&pos, g->c, OD, OH);
+  }
+}
+
 void KN(rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
               const fp__strides *ys, int64_t dov, int cip, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_TY *y = (FP_TY *)yv;
-  const int64_t OD = g->out[0], OH = g->out[1];
-  const int64_t rows = g->n * g->c * OD * OH;
-  int64_t ow_lo, ow_hi;
-  fp__interior_cols(g, &ow_lo, &ow_hi);
+  KN(rows_ctx) ctx = {.g = g, .x = (const FP_T *)xv, .xs = xs, .y = (FP_TY *)yv, .ys = ys,
+                      .dov = dov, .cip = cip};
+  const int64_t rows = g->n * g->c * g->out[0] * g->out[1];
+  fp__interior_cols(g, &ctx.ow_lo, &ctx.ow_hi);
 #if defined(FP_HAVE_VEC) && FP_SLOT <= 1 && FP_IS_FLOAT
-  const int short_rows = KN(short_ok)(g, xs, ys);
-  const FP_ACC short_div = dov ? (FP_ACC)dov : (FP_ACC)(g->k[1] * g->k[2]);
+  ctx.short_rows = KN(short_ok)(g, xs, ys);
+  ctx.short_div = dov ? (FP_ACC)dov : (FP_ACC)(g->k[1] * g->k[2]);
 #endif
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(nt) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  {
-    int64_t r0, r1;
-    fp__share(rows, &r0, &r1);
-#if defined(FP_HAVE_VEC) && FP_SLOT <= 1 && FP_IS_FLOAT
-    if (short_rows) {
-      if (r0 < r1) KN(short_rows)(g, x, y, r0, r1, short_div);
-      r1 = r0;
-    }
-#endif
-    fp__rowpos pos;
-    fp__rowpos_set(&pos, r0, g->c, OD, OH);
-    int64_t r = r0;
-    while (r < r1) {
-      int64_t len = OH - pos.oh;
-      if (len > r1 - r) len = r1 - r;
-      KN(segment)(g, x + pos.n * xs->n + pos.c * xs->c, xs,
-                  y + pos.n * ys->n + pos.c * ys->c + pos.od * ys->a[0], ys, pos.od, pos.oh,
-                  pos.oh + len, ow_lo, ow_hi, dov, cip);
-      r += len;
-      pos.oh += len - 1;
-      fp__rowpos_next(&pos, g->c, OD, OH);
-    }
-  }
+  fp__parallel(nt, rows, KN(rows_chunk), &ctx);
 }
 
 /* Channels-inner (NHWC) outputs (n, od, oh, ow) for ow in [0, OW): per
@@ -434,26 +450,37 @@ FP_SIMD_CLONES static void KN(cinner_row)(const fp__geom *g, const FP_T *xn,
   }
 }
 
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_TY *y;
+  const fp__strides *ys;
+  int64_t dov;
+  int cip;
+} KN(cinner_ctx);
+
+/* Output rows [b, e) of the (N, OD, OH) row space. */
+static void KN(cinner_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(cinner_ctx) *k = (const KN(cinner_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const FP_T *x = k->x;
+  FP_TY *y = k->y;
+  const fp__strides *xs = k->xs, *ys = k->ys;
+  const int64_t OD = g->out[0], OH = g->out[1];
+  (void)slot;
+  for (int64_t r = b; r < e; r++) {
+    const int64_t oh = r % OH, od = (r / OH) % OD, n = r / (OH * OD);
+    KN(cinner_row)(g, x + n * xs->n, xs, y + n * ys->n + od * ys->a[0] + oh * ys->a[1],
+                   ys->a[2], od, oh, k->dov, k->cip);
+  }
+}
+
 void KN(cinner)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
                 const fp__strides *ys, int64_t dov, int cip, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_TY *y = (FP_TY *)yv;
-  const int64_t OD = g->out[0], OH = g->out[1];
-  const int64_t rows = g->n * OD * OH;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(nt) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  {
-    int64_t r0, r1;
-    fp__share(rows, &r0, &r1);
-    for (int64_t r = r0; r < r1; r++) {
-      const int64_t oh = r % OH, od = (r / OH) % OD, n = r / (OH * OD);
-      KN(cinner_row)(g, x + n * xs->n, xs, y + n * ys->n + od * ys->a[0] + oh * ys->a[1],
-                     ys->a[2], od, oh, dov, cip);
-    }
-  }
+  KN(cinner_ctx) ctx = {.g = g, .x = (const FP_T *)xv, .xs = xs, .y = (FP_TY *)yv, .ys = ys,
+                        .dov = dov, .cip = cip};
+  fp__parallel(nt, g->n * g->out[0] * g->out[1], KN(cinner_chunk), &ctx);
 }
 
 /* Adds dy/divisor of output o to each valid cell of its window in one plane. */
@@ -475,17 +502,28 @@ static inline void KN(spread)(FP_T *dxp, const fp__strides *xs, const fp__geom *
     }
 }
 
-void KN(bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys, void *dxv,
-                  const fp__strides *xs, int64_t dov, int cip, int nt) {
-  const FP_T *dy = (const FP_T *)dyv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t planes = g->n * g->c;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t p = 0; p < planes; p++) {
+/* The backward kernels' captures (dy, its strides ys; dx, its strides xs). */
+typedef struct {
+  const fp__geom *g;
+  const FP_T *dy;
+  const fp__strides *ys;
+  FP_T *dx;
+  const fp__strides *xs;
+  int64_t dov, ow_lo, ow_hi;
+  int cip;
+} KN(bwd_ctx);
+
+/* (n, c) planes [b, e) of dx. */
+static void KN(bwd_rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *k = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const FP_T *dy = k->dy;
+  FP_T *dx = k->dx;
+  const fp__strides *xs = k->xs, *ys = k->ys;
+  const int64_t dov = k->dov;
+  const int cip = k->cip;
+  (void)slot;
+  for (int64_t p = b; p < e; p++) {
     const int64_t c = p % g->c, n = p / g->c;
     FP_T *dxp = dx + n * xs->n + c * xs->c;
     const FP_T *dyp = dy + n * ys->n + c * ys->c;
@@ -497,6 +535,13 @@ void KN(bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys, voi
           KN(spread)(dxp, xs, g, o, dyp[od * ys->a[0] + oh * ys->a[1] + ow * ys->a[2]], dov, cip);
         }
   }
+}
+
+void KN(bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys, void *dxv,
+                  const fp__strides *xs, int64_t dov, int cip, int nt) {
+  KN(bwd_ctx) ctx = {.g = g, .dy = (const FP_T *)dyv, .ys = ys, .dx = (FP_T *)dxv, .xs = xs,
+                     .dov = dov, .cip = cip};
+  fp__parallel(nt, g->n * g->c, KN(bwd_rows_chunk), &ctx);
 }
 
 /* Backward when windows do not overlap along any axis (ek <= stride): each
@@ -548,60 +593,62 @@ int KN(windows_disjoint)(const fp__geom *g) {
   return 1;
 }
 
-void KN(bwd_gather)(const fp__geom *g, const void *dyv, const fp__strides *ys, void *dxv,
-                    const fp__strides *xs, int64_t dov, int cip, int nt) {
-  const FP_T *dy = (const FP_T *)dyv;
-  FP_T *dx = (FP_T *)dxv;
+/* Input rows [b, e) of the (N, C, D, H) row space of dx. */
+static void KN(bwd_gather_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *k = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const FP_T *dy = k->dy;
+  FP_T *dx = k->dx;
+  const fp__strides *xs = k->xs, *ys = k->ys;
   const int64_t D = g->in[0], H = g->in[1];
-  const int64_t rows = g->n * g->c * D * H;
-  int64_t ow_lo, ow_hi;
-  fp__interior_cols(g, &ow_lo, &ow_hi);
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(nt) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  {
-    int64_t r0, r1;
-    fp__share(rows, &r0, &r1);
-    fp__rowpos pos; /* here (n, c, id, ih) over the input rows */
-    fp__rowpos_set(&pos, r0, g->c, D, H);
-    for (int64_t r = r0; r < r1; r++, fp__rowpos_next(&pos, g->c, D, H)) {
-      FP_T *dxr = dx + pos.n * xs->n + pos.c * xs->c + pos.od * xs->a[0] + pos.oh * xs->a[1];
-      /* the output row covering this input row, if any */
-      int64_t o[2] = {-1, -1}, st01[2] = {0, 0}, valid01 = 1;
-      const int64_t in_pos[2] = {pos.od, pos.oh};
-      for (int a = 0; a < 2; a++) {
-        const int64_t q = in_pos[a] + g->pb[a], oo = q / g->s[a], rem = q % g->s[a];
-        if (oo < g->out[a] && rem % g->d[a] == 0 && rem / g->d[a] < g->k[a]) {
-          int64_t t0, t1;
-          st01[a] = oo * g->s[a] - g->pb[a];
-          fp__tap_range(st01[a], g->k[a], g->d[a], g->in[a], &t0, &t1);
-          valid01 *= t1 - t0;
-          o[a] = oo;
-        }
+  (void)slot;
+  fp__rowpos pos; /* here (n, c, id, ih) over the input rows */
+  fp__rowpos_set(&pos, b, g->c, D, H);
+  for (int64_t r = b; r < e; r++, fp__rowpos_next(&pos, g->c, D, H)) {
+    FP_T *dxr = dx + pos.n * xs->n + pos.c * xs->c + pos.od * xs->a[0] + pos.oh * xs->a[1];
+    /* the output row covering this input row, if any */
+    int64_t o[2] = {-1, -1}, st01[2] = {0, 0}, valid01 = 1;
+    const int64_t in_pos[2] = {pos.od, pos.oh};
+    for (int a = 0; a < 2; a++) {
+      const int64_t q = in_pos[a] + g->pb[a], oo = q / g->s[a], rem = q % g->s[a];
+      if (oo < g->out[a] && rem % g->d[a] == 0 && rem / g->d[a] < g->k[a]) {
+        int64_t t0, t1;
+        st01[a] = oo * g->s[a] - g->pb[a];
+        fp__tap_range(st01[a], g->k[a], g->d[a], g->in[a], &t0, &t1);
+        valid01 *= t1 - t0;
+        o[a] = oo;
       }
-      if (o[0] < 0 || o[1] < 0) {
-        for (int64_t w = 0; w < g->in[2]; w++) dxr[w * xs->a[2]] = 0;
-        continue;
-      }
-      const FP_T *dyr = dy + pos.n * ys->n + pos.c * ys->c + o[0] * ys->a[0] + o[1] * ys->a[1];
-      KN(gather_row)(g, dyr, ys->a[2], dxr, xs->a[2], st01, valid01, ow_lo, ow_hi, dov, cip);
     }
+    if (o[0] < 0 || o[1] < 0) {
+      for (int64_t w = 0; w < g->in[2]; w++) dxr[w * xs->a[2]] = 0;
+      continue;
+    }
+    const FP_T *dyr = dy + pos.n * ys->n + pos.c * ys->c + o[0] * ys->a[0] + o[1] * ys->a[1];
+    KN(gather_row)(g, dyr, ys->a[2], dxr, xs->a[2], st01, valid01, k->ow_lo, k->ow_hi, k->dov,
+                   k->cip);
   }
 }
 
-void KN(bwd_cinner)(const fp__geom *g, const void *dyv, const fp__strides *ys, void *dxv,
+void KN(bwd_gather)(const fp__geom *g, const void *dyv, const fp__strides *ys, void *dxv,
                     const fp__strides *xs, int64_t dov, int cip, int nt) {
-  const FP_T *dy = (const FP_T *)dyv;
-  FP_T *dx = (FP_T *)dxv;
+  KN(bwd_ctx) ctx = {.g = g, .dy = (const FP_T *)dyv, .ys = ys, .dx = (FP_T *)dxv, .xs = xs,
+                     .dov = dov, .cip = cip};
+  fp__interior_cols(g, &ctx.ow_lo, &ctx.ow_hi);
+  fp__parallel(nt, g->n * g->c * g->in[0] * g->in[1], KN(bwd_gather_chunk), &ctx);
+}
+
+/* Samples [b, e) of a channels-inner dx. */
+static void KN(bwd_cinner_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *k = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const FP_T *dy = k->dy;
+  FP_T *dx = k->dx;
+  const fp__strides *xs = k->xs, *ys = k->ys;
+  const int64_t dov = k->dov;
+  const int cip = k->cip;
   const int64_t C = g->c;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t n = 0; n < g->n; n++) {
+  (void)slot;
+  for (int64_t n = b; n < e; n++) {
     FP_T *dxn = dx + n * xs->n;
     for (int64_t d = 0; d < g->in[0]; d++)
       for (int64_t h = 0; h < g->in[1]; h++)
@@ -634,6 +681,13 @@ void KN(bwd_cinner)(const fp__geom *g, const void *dyv, const fp__strides *ys, v
               }
         }
   }
+}
+
+void KN(bwd_cinner)(const fp__geom *g, const void *dyv, const fp__strides *ys, void *dxv,
+                    const fp__strides *xs, int64_t dov, int cip, int nt) {
+  KN(bwd_ctx) ctx = {.g = g, .dy = (const FP_T *)dyv, .ys = ys, .dx = (FP_T *)dxv, .xs = xs,
+                     .dov = dov, .cip = cip};
+  fp__parallel(nt, g->n, KN(bwd_cinner_chunk), &ctx);
 }
 
 #endif /* FP_WITH_BWD */

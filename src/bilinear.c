@@ -50,7 +50,7 @@ typedef struct bl_call {
 static fp_status check_params(const fp_bilinear_params *p) {
   if (!p) return FP_ERR_NULL_POINTER;
   if (p->struct_size != sizeof(fp_bilinear_params)) return FP_ERR_STRUCT_SIZE;
-  if ((p->flags & ~FP_BILINEAR_FLAGS) || p->num_threads < 0) return FP_ERR_INVALID_ARGUMENT;
+  if ((p->flags & ~FP_BILINEAR_FLAGS) || fp__bad_threads(p->num_threads)) return FP_ERR_INVALID_ARGUMENT;
   if (!(p->eps >= 0) || isinf(p->eps)) return FP_ERR_INVALID_ARGUMENT;
   return FP_OK;
 }
@@ -85,11 +85,6 @@ static fp_status check_inputs(const fp_tensor *x, const fp_tensor *y, bl_call *c
   if (c->rb < 1) c->rb = 1;
   c->nb = c->cx > 0 ? (c->cx + c->rb - 1) / c->rb : 0;
   return FP_OK;
-}
-
-/* Threads a call runs with: the request, or OpenMP's default. */
-static int requested_threads(const fp_bilinear_params *p) {
-  return p->num_threads > 0 ? p->num_threads : fp_default_num_threads();
 }
 
 /* Workspace for t threads: the packing buffers, then (forward) one partial
@@ -130,7 +125,8 @@ fp_status fp_bilinear_pool_workspace_size(const fp_bilinear_params *params, cons
     *bytes = 0;
     return FP_OK;
   }
-  if (!ws_layout(&c, backward != 0, requested_threads(params), bytes, off)) return FP_ERR_OVERFLOW;
+  if (!ws_layout(&c, backward != 0, fp__threads_requested(params->num_threads), bytes, off))
+    return FP_ERR_OVERFLOW;
   return FP_OK;
 }
 
@@ -236,8 +232,8 @@ static bl_work slot_work(const bl_work *w, int64_t i, int backward) {
   return s;
 }
 
-/* Threads that each take whole samples (one parallel region, no barrier
- * inside): when there are at least two samples to share and enough work;
+/* Threads that each take whole samples (one fp__parallel call over the
+ * samples): when there are at least two samples to share and enough work;
  * otherwise 1, and the phases share each sample's work instead.  Both ways
  * every sample is computed the same, bit for bit. */
 static int sample_threads(int64_t t, int64_t samples, int64_t work) {
@@ -247,6 +243,72 @@ static int sample_threads(int64_t t, int64_t samples, int64_t work) {
 
 /* Multiply-adds of one sample's forward. */
 static int64_t sample_work(const bl_call *c) { return c->features * (c->p + 4); }
+
+/* The forward's element-wise passes over tasks (sample n0 + task / nb, row
+ * block task % nb). */
+typedef struct bl_fwd_ctx {
+  const bl_work *w;
+  int64_t n0, rs, cs;
+  double *part;
+  int ssqrt, sym;
+} bl_fwd_ctx;
+
+/* First pass: signed square root, the blocks' sums of squares. */
+static void fwd_sums_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const bl_fwd_ctx *x = (const bl_fwd_ctx *)ctx;
+  const bl_call *c = x->w->c;
+  const fp_tensor *out = x->w->out;
+  const int64_t el = (int64_t)c->el;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t n = x->n0 + task / c->nb, i0 = (task % c->nb) * c->rb;
+    const int64_t i1 = i0 + c->rb < c->cx ? i0 + c->rb : c->cx;
+    void *base = (char *)out->data + n * out->strides[0] * el;
+    x->part[task] = c->dt == FP_FLOAT64
+                        ? fp__f64_bilinear__fwd_block((double *)base, x->rs, x->cs, i0, i1, c->cy,
+                                                      x->ssqrt, x->sym)
+                        : fp__f32_bilinear__fwd_block((float *)base, x->rs, x->cs, i0, i1, c->cy,
+                                                      x->ssqrt, x->sym);
+  }
+}
+
+/* Second pass: the L2 normalisation. */
+static void fwd_scale_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const bl_fwd_ctx *x = (const bl_fwd_ctx *)ctx;
+  const bl_call *c = x->w->c;
+  const fp_tensor *out = x->w->out;
+  const int64_t el = (int64_t)c->el;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t s = task / c->nb, i0 = (task % c->nb) * c->rb;
+    const int64_t i1 = i0 + c->rb < c->cx ? i0 + c->rb : c->cx;
+    double ss = 0;
+    for (int64_t b = 0; b < c->nb; b++) ss += x->part[s * c->nb + b];
+    const double den = fp__norm_floor(sqrt(ss), x->w->prm->eps);
+    void *base = (char *)out->data + (x->n0 + s) * out->strides[0] * el;
+    if (c->dt == FP_FLOAT64)
+      fp__f64_bilinear__scale_block((double *)base, x->rs, x->cs, i0, i1, c->cy, 1.0 / den, x->sym);
+    else
+      fp__f32_bilinear__scale_block((float *)base, x->rs, x->cs, i0, i1, c->cy, (float)(1.0 / den),
+                                    x->sym);
+  }
+}
+
+/* Last pass of a symmetric product: the lower triangle. */
+static void fwd_mirror_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const bl_fwd_ctx *x = (const bl_fwd_ctx *)ctx;
+  const bl_call *c = x->w->c;
+  const fp_tensor *out = x->w->out;
+  const int64_t el = (int64_t)c->el;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t n = x->n0 + task / c->nb, i0 = (task % c->nb) * c->rb;
+    const int64_t i1 = i0 + c->rb < c->cx ? i0 + c->rb : c->cx;
+    void *base = (char *)out->data + n * out->strides[0] * el;
+    if (c->dt == FP_FLOAT64) fp__f64_bilinear__mirror_block((double *)base, x->rs, x->cs, i0, i1, c->dt);
+    else fp__f32_bilinear__mirror_block((float *)base, x->rs, x->cs, i0, i1, c->dt);
+  }
+}
 
 /* Forward of samples n0 .. n0+ns. */
 static void forward_samples(const bl_work *w, int64_t n0, int64_t ns) {
@@ -272,44 +334,97 @@ static void forward_samples(const bl_work *w, int64_t n0, int64_t ns) {
   g.symmetric = y == NULL ? FP__GEMM_SYM_UPPER : 0;
   fp__gemm_run(c->dt, &g, w->pack, fp__threads(w->nt, fp__gemm_work(&g), ns * 64));
   const int sym = y == NULL;
-  const int64_t tasks = ns * c->nb, rs = c->cy * out->strides[1], cs = out->strides[1];
+  const int64_t tasks = ns * c->nb;
   const int nt = fp__threads(w->nt, ns * c->features * 4, tasks);
-  double *part = w->part + n0 * c->nb;
-  if (ssqrt || l2) {
-    FP__SP_PARALLEL_FOR(nt)
-    for (int64_t task = 0; task < tasks; task++) {
-      const int64_t n = n0 + task / c->nb, i0 = (task % c->nb) * c->rb;
-      const int64_t i1 = i0 + c->rb < c->cx ? i0 + c->rb : c->cx;
-      void *base = (char *)out->data + n * out->strides[0] * el;
-      part[task] = c->dt == FP_FLOAT64
-                       ? fp__f64_bilinear__fwd_block((double *)base, rs, cs, i0, i1, c->cy, ssqrt, sym)
-                       : fp__f32_bilinear__fwd_block((float *)base, rs, cs, i0, i1, c->cy, ssqrt, sym);
-    }
+  bl_fwd_ctx ctx;
+  ctx.w = w;
+  ctx.n0 = n0;
+  ctx.rs = c->cy * out->strides[1];
+  ctx.cs = out->strides[1];
+  ctx.part = w->part + n0 * c->nb;
+  ctx.ssqrt = ssqrt;
+  ctx.sym = sym;
+  if (ssqrt || l2) fp__parallel(nt, tasks, fwd_sums_chunk, &ctx);
+  if (l2) fp__parallel(nt, tasks, fwd_scale_chunk, &ctx);
+  if (sym) fp__parallel(nt, tasks, fwd_mirror_chunk, &ctx);
+}
+
+/* The backward's element-wise passes over tasks (sample slot task / nb,
+ * row block task % nb). */
+typedef struct bl_bwd_ctx {
+  const bl_work *w;
+  const bl_call *c;
+  int64_t n0, grs, gcs;
+  const fp__mat *gm;
+  int ssqrt, l2, sym, have_b;
+  double eps, scale;
+} bl_bwd_ctx;
+
+/* First pass (with L2): the blocks' partial sums. */
+static void bwd_sums_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const bl_bwd_ctx *x = (const bl_bwd_ctx *)ctx;
+  const bl_call c = *x->c;
+  double *part = x->w->part;
+  const char *mats = x->w->mats;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t s = task / c.nb, i0 = (task % c.nb) * c.rb;
+    const int64_t i1 = i0 + c.rb < c.cx ? i0 + c.rb : c.cx;
+    const char *bm = mats + s * c.features * (int64_t)c.el;
+    const char *gp = (const char *)x->gm->data + (x->n0 + s) * x->gm->bs * (int64_t)c.el;
+    if (c.dt == FP_FLOAT64)
+      fp__f64_bilinear__bwd_sums((const double *)bm, (const double *)gp, x->grs, x->gcs, i0, i1,
+                                 c.cy, x->ssqrt, &part[2 * task], &part[2 * task + 1]);
+    else
+      fp__f32_bilinear__bwd_sums((const float *)bm, (const float *)gp, x->grs, x->gcs, i0, i1,
+                                 c.cy, x->ssqrt, &part[2 * task], &part[2 * task + 1]);
   }
-  if (l2) {
-    FP__SP_PARALLEL_FOR(nt)
-    for (int64_t task = 0; task < tasks; task++) {
-      const int64_t s = task / c->nb, i0 = (task % c->nb) * c->rb;
-      const int64_t i1 = i0 + c->rb < c->cx ? i0 + c->rb : c->cx;
-      double ss = 0;
-      for (int64_t b = 0; b < c->nb; b++) ss += part[s * c->nb + b];
-      const double den = fp__norm_floor(sqrt(ss), w->prm->eps);
-      void *base = (char *)out->data + (n0 + s) * out->strides[0] * el;
-      if (c->dt == FP_FLOAT64)
-        fp__f64_bilinear__scale_block((double *)base, rs, cs, i0, i1, c->cy, 1.0 / den, sym);
-      else
-        fp__f32_bilinear__scale_block((float *)base, rs, cs, i0, i1, c->cy, (float)(1.0 / den), sym);
+}
+
+/* Second pass: dB in place of B, with slot `slot`'s transposed gradient block. */
+static void bwd_block_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const bl_bwd_ctx *x = (const bl_bwd_ctx *)ctx;
+  const bl_call c = *x->c;
+  const double *part = x->w->part;
+  char *mats = x->w->mats;
+  const int l2 = x->l2, sym = x->sym;
+  const int64_t grs = x->grs, gcs = x->gcs;
+  const double eps = x->eps;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t s = task / c.nb, i0 = (task % c.nb) * c.rb;
+    const int64_t i1 = i0 + c.rb < c.cx ? i0 + c.rb : c.cx;
+    /* d(s / max(r, eps)) / ds applied to g: (g - s <s,g>/r^2) / r when
+     * r >= eps (F.normalize's clamp passes the gradient), else g / eps */
+    double c1 = 0, c2 = 1;
+    if (l2) {
+      double ss = 0, sg = 0;
+      for (int64_t b = 0; b < c.nb; b++) {
+        ss += part[2 * (s * c.nb + b)];
+        sg += part[2 * (s * c.nb + b) + 1];
+      }
+      const double r = sqrt(ss);
+      if (fp__norm_through(r, eps)) {
+        c1 = sg / (r * r);
+        c2 = 1.0 / r;
+      } else {
+        c2 = 1.0 / eps;
+      }
     }
-  }
-  if (sym) {
-    FP__SP_PARALLEL_FOR(nt)
-    for (int64_t task = 0; task < tasks; task++) {
-      const int64_t n = n0 + task / c->nb, i0 = (task % c->nb) * c->rb;
-      const int64_t i1 = i0 + c->rb < c->cx ? i0 + c->rb : c->cx;
-      void *base = (char *)out->data + n * out->strides[0] * el;
-      if (c->dt == FP_FLOAT64) fp__f64_bilinear__mirror_block((double *)base, rs, cs, i0, i1, c->dt);
-      else fp__f32_bilinear__mirror_block((float *)base, rs, cs, i0, i1, c->dt);
+    char *bm = mats + s * c.features * (int64_t)c.el;
+    const char *gp = (const char *)x->gm->data + (x->n0 + s) * x->gm->bs * (int64_t)c.el;
+    /* with y = x the pass reads g(j, i) along j: a transposed copy of the
+     * gradient's columns i0..i1 makes that a row */
+    void *gt = NULL;
+    if (sym && gcs == 1) {
+      gt = x->w->gt + (size_t)slot * (size_t)(c.rb * c.cy) * c.el;
+      fp__transpose(c.dt, gp + i0 * (int64_t)c.el, grs, gt, c.cy, c.cy, i1 - i0);
     }
+    if (c.dt == FP_FLOAT64)
+      fp__f64_bilinear__bwd_block((double *)bm, (const double *)gp, grs, gcs, (const double *)gt,
+                                  i0, i1, c.cy, sym, x->ssqrt, x->have_b, c1, c2, eps, x->scale);
+    else
+      fp__f32_bilinear__bwd_block((float *)bm, (const float *)gp, grs, gcs, (const float *)gt,
+                                  i0, i1, c.cy, sym, x->ssqrt, x->have_b, c1, c2, eps, x->scale);
   }
 }
 
@@ -326,7 +441,6 @@ static void backward_samples(const bl_work *w, int64_t n0, int64_t ns) {
   const double eps = w->prm->eps;
   const double scale = (fl & FP_BILINEAR_AVERAGE) ? (c.p > 0 ? 1.0 / (double)c.p : 0.0) : 1.0;
   void *pack = w->pack;
-  double *part = w->part;
   char *mats = w->mats;
   const fp__mat gm = feat_mat(grad_out, c.cx, c.cy);
   const int64_t grs = c.cy * grad_out->strides[1], gcs = grad_out->strides[1];
@@ -355,58 +469,21 @@ static void backward_samples(const bl_work *w, int64_t n0, int64_t ns) {
   }
   const int64_t tasks = ns * c.nb;
   const int nt = fp__threads((int32_t)t, ns * c.features * 16, tasks);
-  if (l2) {
-    FP__SP_PARALLEL_FOR(nt)
-    for (int64_t task = 0; task < tasks; task++) {
-      const int64_t s = task / c.nb, i0 = (task % c.nb) * c.rb;
-      const int64_t i1 = i0 + c.rb < c.cx ? i0 + c.rb : c.cx;
-      const char *bm = mats + s * c.features * (int64_t)c.el;
-      const char *gp = (const char *)gm.data + (n0 + s) * gm.bs * (int64_t)c.el;
-      if (c.dt == FP_FLOAT64)
-        fp__f64_bilinear__bwd_sums((const double *)bm, (const double *)gp, grs, gcs, i0, i1, c.cy,
-                                   ssqrt, &part[2 * task], &part[2 * task + 1]);
-      else
-        fp__f32_bilinear__bwd_sums((const float *)bm, (const float *)gp, grs, gcs, i0, i1, c.cy,
-                                   ssqrt, &part[2 * task], &part[2 * task + 1]);
-    }
-  }
-  FP__SP_PARALLEL_FOR(nt)
-  for (int64_t task = 0; task < tasks; task++) {
-    const int64_t s = task / c.nb, i0 = (task % c.nb) * c.rb;
-    const int64_t i1 = i0 + c.rb < c.cx ? i0 + c.rb : c.cx;
-    /* d(s / max(r, eps)) / ds applied to g: (g - s <s,g>/r^2) / r when
-     * r >= eps (F.normalize's clamp passes the gradient), else g / eps */
-    double c1 = 0, c2 = 1;
-    if (l2) {
-      double ss = 0, sg = 0;
-      for (int64_t b = 0; b < c.nb; b++) {
-        ss += part[2 * (s * c.nb + b)];
-        sg += part[2 * (s * c.nb + b) + 1];
-      }
-      const double r = sqrt(ss);
-      if (fp__norm_through(r, eps)) {
-        c1 = sg / (r * r);
-        c2 = 1.0 / r;
-      } else {
-        c2 = 1.0 / eps;
-      }
-    }
-    char *bm = mats + s * c.features * (int64_t)c.el;
-    const char *gp = (const char *)gm.data + (n0 + s) * gm.bs * (int64_t)c.el;
-    /* with y = x the pass reads g(j, i) along j: a transposed copy of the
-     * gradient's columns i0..i1 makes that a row */
-    void *gt = NULL;
-    if (sym && gcs == 1) {
-      gt = w->gt + (size_t)FP_TID() * (size_t)(c.rb * c.cy) * c.el;
-      fp__transpose(c.dt, gp + i0 * (int64_t)c.el, grs, gt, c.cy, c.cy, i1 - i0);
-    }
-    if (c.dt == FP_FLOAT64)
-      fp__f64_bilinear__bwd_block((double *)bm, (const double *)gp, grs, gcs, (const double *)gt,
-                                  i0, i1, c.cy, sym, ssqrt, have_b, c1, c2, eps, scale);
-    else
-      fp__f32_bilinear__bwd_block((float *)bm, (const float *)gp, grs, gcs, (const float *)gt,
-                                  i0, i1, c.cy, sym, ssqrt, have_b, c1, c2, eps, scale);
-  }
+  bl_bwd_ctx ctx;
+  ctx.w = w;
+  ctx.c = &c;
+  ctx.n0 = n0;
+  ctx.grs = grs;
+  ctx.gcs = gcs;
+  ctx.gm = &gm;
+  ctx.ssqrt = ssqrt;
+  ctx.l2 = l2;
+  ctx.sym = sym;
+  ctx.have_b = have_b;
+  ctx.eps = eps;
+  ctx.scale = scale;
+  if (l2) fp__parallel(nt, tasks, bwd_sums_chunk, &ctx);
+  fp__parallel(nt, tasks, bwd_block_chunk, &ctx);
   /* dx = dB y (or (dB + dB^T) x), dy = dB^T x */
   memset(&g, 0, sizeof(g));
   g.m = c.cx;
@@ -434,6 +511,17 @@ static void backward_samples(const bl_work *w, int64_t n0, int64_t ns) {
   }
 }
 
+/* Whole samples [begin, end), each in the scratch of slot `slot` alone. */
+static void fwd_samples_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const bl_work mine = slot_work((const bl_work *)ctx, slot, 0);
+  for (int64_t n = begin; n < end; n++) forward_samples(&mine, n, 1);
+}
+
+static void bwd_samples_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const bl_work mine = slot_work((const bl_work *)ctx, slot, 1);
+  for (int64_t n = begin; n < end; n++) backward_samples(&mine, n, 1);
+}
+
 fp_status fp_bilinear_pool_forward(const fp_bilinear_params *params, const fp_tensor *x,
                                    const fp_tensor *y, fp_tensor *out, void *workspace,
                                    size_t workspace_size) {
@@ -451,7 +539,7 @@ fp_status fp_bilinear_pool_forward(const fp_bilinear_params *params, const fp_te
   size_t off[4];
   size_t ws_bytes = workspace_size;
   char *ws = fp__ws_align(workspace, &ws_bytes);
-  const int64_t t = ws_threads(&c, 0, requested_threads(params), ws_bytes, off);
+  const int64_t t = ws_threads(&c, 0, fp__threads_requested(params->num_threads), ws_bytes, off);
   if (t < 1) return FP_ERR_SHAPE_MISMATCH;
   if (ws_overlaps(workspace, workspace_size, out) || ws_overlaps(workspace, workspace_size, x) ||
       ws_overlaps(workspace, workspace_size, y))
@@ -462,16 +550,7 @@ fp_status fp_bilinear_pool_forward(const fp_bilinear_params *params, const fp_te
   w.out = out;
   const int st_ = sample_threads(t < c.n ? t : c.n, c.n, c.n * sample_work(&c));
   if (st_ > 1) {
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(st_)
-#endif
-    {
-      const bl_work mine = slot_work(&w, FP_TID(), 0);
-#ifdef FP_WITH_OPENMP
-#  pragma omp for schedule(dynamic, 1)
-#endif
-      for (int64_t n = 0; n < c.n; n++) forward_samples(&mine, n, 1);
-    }
+    fp__parallel(st_, c.n, fwd_samples_chunk, &w);
   } else {
     forward_samples(&w, 0, c.n);
   }
@@ -510,7 +589,7 @@ fp_status fp_bilinear_pool_backward(const fp_bilinear_params *params, const fp_t
   size_t off[4];
   size_t ws_bytes = workspace_size;
   char *ws = fp__ws_align(workspace, &ws_bytes);
-  const int64_t t = ws_threads(&c, 1, requested_threads(params), ws_bytes, off);
+  const int64_t t = ws_threads(&c, 1, fp__threads_requested(params->num_threads), ws_bytes, off);
   if (t < 1) return FP_ERR_SHAPE_MISMATCH;
   if (ws_overlaps(workspace, workspace_size, grad_out) || ws_overlaps(workspace, workspace_size, x) ||
       ws_overlaps(workspace, workspace_size, y) || ws_overlaps(workspace, workspace_size, dx) ||
@@ -524,17 +603,8 @@ fp_status fp_bilinear_pool_backward(const fp_bilinear_params *params, const fp_t
   w.dy = dy;
   const int st_ = sample_threads(t < c.n ? t : c.n, c.n, c.n * 3 * sample_work(&c));
   if (st_ > 1) {
-    /* no sum over samples: every thread takes whole samples in its own slot */
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(st_)
-#endif
-    {
-      const bl_work mine = slot_work(&w, FP_TID(), 1);
-#ifdef FP_WITH_OPENMP
-#  pragma omp for schedule(dynamic, 1)
-#endif
-      for (int64_t n = 0; n < c.n; n++) backward_samples(&mine, n, 1);
-    }
+    /* no sum over samples: every chunk takes whole samples in its slot */
+    fp__parallel(st_, c.n, bwd_samples_chunk, &w);
     return FP_OK;
   }
   const int64_t chunk = c.n < t ? c.n : t;

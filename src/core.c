@@ -1,11 +1,9 @@
-/* Status strings, version queries, parameter defaults and thread policy. */
+/* Status strings, version queries and parameter defaults.  The thread policy
+ * is parallel.c's, the ISA detection cpu.c's. */
 #include "fp_internal.h"
 
 #include <string.h>
 
-#ifdef FP_WITH_OPENMP
-#  include <omp.h>
-#endif
 
 const char *fp_status_string(fp_status status) {
   switch (status) {
@@ -69,47 +67,4 @@ int fp_has_openmp(void) {
 #endif
 }
 
-const char *fp_simd_level(void) {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
-    !defined(FP_NO_TARGET_CLONES)
-  /* the same order the target_clones resolvers use */
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return "avx512f";
-  if (__builtin_cpu_supports("avx2")) return "avx2";
-#endif
-  return "baseline";
-}
-
-int fp_default_num_threads(void) {
-#ifdef FP_WITH_OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
-/* Below this many elementary operations a call runs on one thread: waking
- * the OpenMP team costs more than it saves. */
-#define FP_PARALLEL_MIN_WORK 32768
-/* The most threads one call runs per processor the process may use. */
-#define FP_THREADS_PER_PROC 4
-
-int fp__threads(int32_t requested, int64_t work, int64_t tasks) {
-#ifdef FP_WITH_OPENMP
-  int64_t n = requested > 0 ? requested : omp_get_max_threads();
-  if (work < FP_PARALLEL_MIN_WORK) return 1;
-  if (n > tasks) n = tasks;
-  /* Oversubscription never speeds these kernels up, and GNU libgomp ends the
-   * process when it cannot create a thread (an address-space or pids limit),
-   * so a request is capped at FP_THREADS_PER_PROC per available processor. */
-  const int64_t cap = (int64_t)FP_THREADS_PER_PROC * omp_get_num_procs();
-  if (n > cap) n = cap;
-  if (n < 1) n = 1;
-  return (int)n;
-#else
-  (void)requested;
-  (void)work;
-  (void)tasks;
-  return 1;
-#endif
-}
+int fp_default_num_threads(void) { return fp__threads_default(); }

@@ -23,33 +23,75 @@
 #  define FP_UNLIKELY(x) (x)
 #endif
 
-/* Per-ISA clones of a hot function, chosen once at load time (glibc ifunc),
- * so one wheel runs on any x86-64 and uses AVX2 / AVX-512 where present. */
+/* Run-time ISA dispatch on x86-64 with GCC and glibc (ifunc): the one set
+ * of guards.  FP_NO_TARGET_CLONES (sanitized builds) turns it off. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) && \
     !defined(FP_NO_TARGET_CLONES)
+#  define FP_X86_DISPATCH 1
+#endif
+
+/* Per-ISA clones of a hot function, chosen once at load time (glibc ifunc),
+ * so one wheel runs on any x86-64 and uses AVX2 / AVX-512 where present.
+ * The resolvers test "avx512f", then "avx2": fp__cpu_level()'s order. */
+#ifdef FP_X86_DISPATCH
 #  define FP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #  define FP_SIMD_CLONES
 #endif
 
-#ifdef FP_WITH_OPENMP
-#  include <omp.h>
-#  define FP_TID() omp_get_thread_num()
-#  define FP_NTH() omp_get_num_threads()
-#else
-#  define FP_TID() 0
-#  define FP_NTH() 1
-#endif
+/* ---- ISA detection (cpu.c): the one place the CPU is asked ---- */
+#define FP_CPU_AVX2 2u
+#define FP_CPU_FMA 4u
+#define FP_CPU_F16C 8u
+#define FP_CPU_AVX512F 16u
+#define FP_ISA_BASELINE 0
+#define FP_ISA_AVX2 1
+#define FP_ISA_AVX512 2
+/* FP_CPU_* bits of this CPU (0 without run-time dispatch). */
+FP_INTERNAL unsigned fp__cpu_features(void);
+/* FP_ISA_*: the level the SIMD clones run at on this CPU. */
+FP_INTERNAL int fp__cpu_level(void);
 
-/* This thread's share [*lo, *hi) of a static partition of [0, total): the
- * loops below walk their share with incremented coordinates instead of a
- * division per row. */
-static inline void fp__share(int64_t total, int64_t *lo, int64_t *hi) {
-  const int64_t tid = FP_TID(), nth = FP_NTH();
-  const int64_t q = total / nth, r = total % nth;
-  *lo = tid * q + (tid < r ? tid : r);
-  *hi = *lo + q + (tid < r);
+/* ---- the parallel driver (parallel.c) ----
+ * Every operator's parallel work goes through fp__parallel(): it hands over
+ * `items` independent work items and a chunk function that runs items
+ * [begin, end) on one thread.  `slot` (0 <= slot < nt) names the thread
+ * slot running the chunk: two chunks that run at the same time never share
+ * a slot, so per-slot workspaces sized for nt are safe.  A chunk's result
+ * must depend on its items only, never on its slot or on the chunking: the
+ * result is then bit-identical for any thread count. */
+typedef void (*fp__chunk_fn)(void *ctx, int64_t begin, int64_t end, int slot);
+
+/* Chunks per thread a range is cut into (many more chunks than threads, so
+ * a descheduled thread's share is taken over), and the most chunks a call
+ * is ever cut into. */
+#define FP_CHUNKS_PER_THREAD 16
+#define FP_MAX_CHUNKS 65535
+
+/* Runs fn over [0, items) on up to nt threads (nt from fp__threads). */
+FP_INTERNAL void fp__parallel(int nt, int64_t items, fp__chunk_fn fn, void *ctx);
+
+/* The number of chunks fp__parallel cuts [0, items) into on nt threads. */
+FP_INTERNAL int64_t fp__parallel_chunks(int nt, int64_t items);
+
+/* Threads for a call with `work` elementary operations over `tasks`
+ * independent tasks: 1 below the driver's work threshold, never more than
+ * tasks, `requested` (0: the default) capped as fp__threads_requested. */
+FP_INTERNAL int fp__threads(int32_t requested, int64_t work, int64_t tasks);
+
+/* The thread count a request means: requested > 0 as given, 0 the default
+ * (fp__threads_default), capped at FP_THREADS_PER_PROC per processor; 1
+ * without OpenMP.  The one place "0 means default" is decided. */
+FP_INTERNAL int fp__threads_requested(int32_t requested);
+
+/* 1 if num_threads is outside [0, FP_MAX_THREADS]: the one validity rule. */
+static inline int fp__bad_threads(int32_t num_threads) {
+  return num_threads < 0 || num_threads > FP_MAX_THREADS;
 }
+
+/* The default thread count: OpenMP's (OMP_NUM_THREADS, omp_set_num_threads,
+ * threadpoolctl), 1 without OpenMP. */
+FP_INTERNAL int fp__threads_default(void);
 
 /* Row coordinates (n, c, od, oh) of the (N, C, OD, OH) row space, stepped
  * in row-major order. */
@@ -91,22 +133,16 @@ static inline void fp__rowpos_next(fp__rowpos *p, int64_t C, int64_t OD, int64_t
 
 /* float16 kernels built a second time for AVX2 + F16C (fp_each_dtype.h),
  * with GCC on x86-64 (Clang has no GCC target pragmas). */
-#if defined(FP_HAVE_FLOAT16) && defined(__GNUC__) && !defined(__clang__) && \
-    defined(__x86_64__) && !defined(FP_NO_TARGET_CLONES)
+#if defined(FP_HAVE_FLOAT16) && defined(FP_X86_DISPATCH)
 #  define FP_HAVE_F16C_SLOT 1
 #endif
 #define FP_SLOT_F16C 9
 
-/* Whether this CPU runs the F16C slot (checked once; cheap afterwards). */
+/* Whether this CPU runs the F16C slot. */
 static inline int fp__use_f16c(void) {
 #ifdef FP_HAVE_F16C_SLOT
-  static int use = -1;
-  if (use < 0) {
-    __builtin_cpu_init();
-    use = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") &&
-          __builtin_cpu_supports("fma");
-  }
-  return use;
+  const unsigned need = FP_CPU_AVX2 | FP_CPU_F16C | FP_CPU_FMA;
+  return (fp__cpu_features() & need) == need;
 #else
   return 0;
 #endif
@@ -269,8 +305,5 @@ FP_INTERNAL fp_status fp__check_tensor(const fp_tensor *t, int ndim, const int64
  * bytes) intersect.  Conservative: interleaved views count as overlapping. */
 FP_INTERNAL int fp__tensors_overlap(const fp_tensor *a, const fp_tensor *b);
 
-/* Threads for a parallel region with `work` elementary operations over
- * `tasks` independent tasks: 1 below a work threshold, never more than tasks. */
-FP_INTERNAL int fp__threads(int32_t requested, int64_t work, int64_t tasks);
 
 #endif /* FP_INTERNAL_H */

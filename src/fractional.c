@@ -68,7 +68,7 @@ fp_status fp_fractional_max_pool_forward(const fp_pool_params *params, const fp_
   fp_status st;
   if (!params || !samples || !x || !y) return FP_ERR_NULL_POINTER;
   if (params->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
-  if (params->num_threads < 0 || (params->flags & ~(uint32_t)FP_FLAG_NAN_OMIT))
+  if (fp__bad_threads(params->num_threads) || (params->flags & ~(uint32_t)FP_FLAG_NAN_OMIT))
     return FP_ERR_INVALID_ARGUMENT;
   const int nd = x->ndim, rank = nd - 2;
   if (nd < 3 || nd > FP_MAX_DIMS || y->ndim != nd || rank != params->rank) return FP_ERR_BAD_NDIM;

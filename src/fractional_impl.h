@@ -12,24 +12,36 @@ static inline int64_t KN(start)(FP_T u, int64_t in, int64_t out, int64_t k, int6
   return (int64_t)(int)(((FP_T)i + u) * alpha) - (int64_t)(int)(u * alpha);
 }
 
-/* samples: (N, C, 3) view in logical D, H, W order (dummy axes unused). */
-void KN(fwd)(const fp__geom *g, const void *sv, const fp__strides *ss, int64_t ss_axis,
-             const void *xv, const fp__strides *xs, void *yv, const fp__strides *ys, void *ixv,
-             const fp__strides *is, int omit, int nt) {
-  const FP_T *smp = (const FP_T *)sv, *x = (const FP_T *)xv;
-  FP_T *y = (FP_T *)yv;
-  FP_IDX_T *ix = (FP_IDX_T *)ixv;
+typedef struct {
+  const fp__geom *g;
+  const FP_T *smp;
+  const fp__strides *ss;
+  int64_t ss_axis;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+  FP_IDX_T *ix;
+  const fp__strides *is;
+  int omit;
+} KN(fwd_ctx);
+
+/* Output rows [r0, r1) of the (N, C, OD, OH) row space. */
+static void KN(fwd_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
+  const KN(fwd_ctx) *cx = (const KN(fwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *smp = cx->smp, *x = cx->x;
+  const fp__strides *ss = cx->ss, *xs = cx->xs, *ys = cx->ys, *is = cx->is;
+  const int64_t ss_axis = cx->ss_axis;
+  FP_T *y = cx->y;
+  FP_IDX_T *ix = cx->ix;
+  const int omit = cx->omit;
   (void)ix;
   (void)is;
+  (void)slot;
   const int lead = FP_MAX_SPATIAL - g->rank;
-  const int64_t rows = g->n * g->c * g->out[0] * g->out[1];
   static const int64_t steps[3] = {1, 1, 1};
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t r = 0; r < rows; r++) {
+  for (int64_t r = r0; r < r1; r++) {
     int64_t t = r;
     const int64_t oh = t % g->out[1];
     t /= g->out[1];
@@ -60,6 +72,16 @@ void KN(fwd)(const fp__geom *g, const void *sv, const fp__strides *ss, int64_t s
       (void)bi;
     }
   }
+}
+
+/* samples: (N, C, 3) view in logical D, H, W order (dummy axes unused). */
+void KN(fwd)(const fp__geom *g, const void *sv, const fp__strides *ss, int64_t ss_axis,
+             const void *xv, const fp__strides *xs, void *yv, const fp__strides *ys, void *ixv,
+             const fp__strides *is, int omit, int nt) {
+  const int64_t rows = g->n * g->c * g->out[0] * g->out[1];
+  KN(fwd_ctx) ctx = {g, (const FP_T *)sv, ss, ss_axis, (const FP_T *)xv, xs, (FP_T *)yv, ys,
+                     (FP_IDX_T *)ixv, is, omit};
+  fp__parallel(nt, rows, KN(fwd_chunk), &ctx);
 }
 
 /* 1 if any sample is outside [0, 1) (or NaN). */

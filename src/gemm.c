@@ -92,7 +92,7 @@ void fp__axis_offsets(const fp__axis *a, int64_t start, int64_t count, int64_t *
 
 /* ---- microkernels ---- */
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(FP_NO_TARGET_CLONES)
+#ifdef FP_X86_DISPATCH
 #  define FP_GEMM_X86 1
 #endif
 
@@ -199,9 +199,9 @@ static const fp__gemm_kernel gemm_kernels[3][2] = {
 static const fp__gemm_kernel *gemm_kernel(fp_dtype dt) {
   const int d = dt == FP_FLOAT64;
 #ifdef FP_GEMM_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return &gemm_kernels[2][d];
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &gemm_kernels[1][d];
+  const unsigned f = fp__cpu_features();
+  if (fp__cpu_level() == FP_ISA_AVX512) return &gemm_kernels[2][d];
+  if (fp__cpu_level() == FP_ISA_AVX2 && (f & FP_CPU_FMA)) return &gemm_kernels[1][d];
 #endif
   return &gemm_kernels[0][d];
 }

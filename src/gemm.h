@@ -1,6 +1,6 @@
 /* Internal matrix products for the special poolings (bilinear, NetVLAD).
  *
- * A cache-blocked GEMM in plain C: operands are packed into per-thread
+ * A cache-blocked GEMM in plain C: operands are packed into per-thread-slot
  * buffers (caller-owned workspace, so compute calls never allocate) and a
  * register-blocked microkernel runs on the packed panels, compiled for
  * AVX-512, AVX2+FMA and a baseline, chosen at run time.  Accumulation is in
@@ -86,8 +86,8 @@ typedef struct fp__gemm {
 FP_INTERNAL size_t fp__gemm_pack_bytes(fp_dtype dt);
 
 /* Runs g on nt threads (nt >= 1) with dtype dt (FP_FLOAT32 or FP_FLOAT64);
- * pack holds nt * fp__gemm_pack_bytes(dt) bytes.  Opens its own parallel
- * region. */
+ * pack holds nt * fp__gemm_pack_bytes(dt) bytes, one buffer per thread
+ * slot.  Runs its tiles through fp__parallel (inline within a chunk). */
 FP_INTERNAL void fp__gemm_run(fp_dtype dt, const fp__gemm *g, void *pack, int nt);
 
 /* dst[c*drs + r] = src[r*srs + c] for r < rows, c < cols (element strides;
@@ -115,16 +115,6 @@ static inline double fp__norm_floor(double r, double eps) { return (r > eps || r
 /* Whether the backward of that clamp passes the gradient through the norm
  * (||v|| >= eps, and not 0 so that eps = 0 does not divide by it; NaN too). */
 static inline int fp__norm_through(double r, double eps) { return (r >= eps && r > 0) || r != r; }
-
-/* A parallel loop over independent tasks on nt threads (serial without
- * OpenMP), for the special poolings' element-wise passes. */
-#ifdef FP_WITH_OPENMP
-#  define FP__SP_PRAGMA(x) _Pragma(#x)
-#  define FP__SP_PARALLEL_FOR(nt) \
-    FP__SP_PRAGMA(omp parallel for num_threads(nt) schedule(static) if ((nt) > 1))
-#else
-#  define FP__SP_PARALLEL_FOR(nt) (void)(nt);
-#endif
 
 /* Workspaces may start at any address: the size queries add FP__WS_SLACK
  * bytes, and the parts are laid out from the first 64-byte boundary. */

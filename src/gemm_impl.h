@@ -166,6 +166,82 @@ static inline void KN(upper_tile)(int64_t t, int64_t mt, int64_t *ti, int64_t *t
   *tj = i + t;
 }
 
+/* One call's tiling, for the tile chunks. */
+typedef struct KN(tiles_ctx) {
+  const fp__gemm *g;
+  void *pack;
+  size_t pack_bytes;
+  const fp__gemm_kernel *uk;
+  int64_t mc, nc, mt, ntl, tiles;
+  FP_T alpha;
+  int a_rows_unit, b_cols_unit, c_cols_unit, a_k_unit, b_k_unit;
+} KN(tiles_ctx);
+
+/* Tasks [begin, end) (tile tl of batch entry bt for task bt * tiles + tl),
+ * with the packing buffers of slot `slot`.  Every output element belongs to
+ * one tile: tasks write disjoint elements. */
+static void KN(tiles_chunk)(void *ctx, int64_t begin, int64_t end, int slot) {
+  const KN(tiles_ctx) *x = (const KN(tiles_ctx) *)ctx;
+  const fp__gemm *g = x->g;
+  const fp__gemm_kernel *uk = x->uk;
+  const int64_t m = g->m, n = g->n, k = g->k;
+  const int mr = uk->mr, nr = uk->nr;
+  const int64_t kcmax = uk->kc;
+  const int64_t mc = x->mc, nc = x->nc, mt = x->mt, ntl = x->ntl, tiles = x->tiles;
+  const FP_T alpha = x->alpha;
+  const int a_rows_unit = x->a_rows_unit, b_cols_unit = x->b_cols_unit;
+  const int c_cols_unit = x->c_cols_unit, a_k_unit = x->a_k_unit, b_k_unit = x->b_k_unit;
+  FP_T *pa = (FP_T *)((char *)x->pack + (size_t)slot * x->pack_bytes);
+  FP_T *pb = pa + FP_GEMM_MC_MAX * FP_GEMM_KC_MAX;
+  int64_t aro[FP_GEMM_MC_MAX], bco[FP_GEMM_NC_MAX], ko_a[FP_GEMM_KC_MAX], ko_b[FP_GEMM_KC_MAX];
+  int64_t cro[FP_GEMM_MC_MAX], cco[FP_GEMM_NC_MAX], mro[FP_GEMM_NC_MAX], mco[FP_GEMM_MC_MAX];
+  FP_T acc[FP_GEMM_MR_MAX * FP_GEMM_NR_MAX];
+  for (int64_t t = begin; t < end; t++) {
+    const int64_t bt = t / tiles, tl = t % tiles;
+    int64_t ti, tj;
+    if (g->symmetric) KN(upper_tile)(tl, mt, &ti, &tj);
+    else {
+      ti = tl / ntl;
+      tj = tl % ntl;
+    }
+    const int64_t i0 = ti * mc, j0 = tj * nc;
+    const int64_t mcc = m - i0 < mc ? m - i0 : mc, ncc = n - j0 < nc ? n - j0 : nc;
+    const int mirror = g->symmetric == FP__GEMM_SYM_MIRROR && ti != tj;
+    fp__axis_offsets(&g->a.r, i0, mcc, aro);
+    fp__axis_offsets(&g->b.c, j0, ncc, bco);
+    fp__axis_offsets(&g->c.r, i0, mcc, cro);
+    fp__axis_offsets(&g->c.c, j0, ncc, cco);
+    if (mirror) {
+      fp__axis_offsets(&g->c.r, j0, ncc, mro);
+      fp__axis_offsets(&g->c.c, i0, mcc, mco);
+    }
+    const int64_t b0 = g->reduce ? 0 : bt, b1 = g->reduce ? g->batch : bt + 1;
+    FP_T *cdata = (FP_T *)g->c.data + (g->reduce ? 0 : bt * g->c.bs);
+    for (int64_t b = b0; b < b1; b++) {
+      const FP_T *adata = (const FP_T *)g->a.data + b * g->a.bs;
+      const FP_T *bdata = (const FP_T *)g->b.data + b * g->b.bs;
+      for (int64_t k0 = 0; k0 < k; k0 += kcmax) {
+        const int64_t kc = k - k0 < kcmax ? k - k0 : kcmax;
+        const int first = !g->accumulate && b == b0 && k0 == 0;
+        fp__axis_offsets(&g->a.c, k0, kc, ko_a);
+        fp__axis_offsets(&g->b.r, k0, kc, ko_b);
+        KN(pack_a)(adata, aro, mcc, a_rows_unit, ko_a, kc, a_k_unit, mr, pa);
+        KN(pack_b)(bdata, ko_b, kc, b_k_unit, bco, ncc, b_cols_unit, nr, pb);
+        for (int64_t jr = 0; jr < ncc; jr += nr) {
+          const int64_t cc = ncc - jr < nr ? ncc - jr : nr;
+          const FP_T *pbj = pb + jr * kc;
+          for (int64_t ir = 0; ir < mcc; ir += mr) {
+            const int64_t rr = mcc - ir < mr ? mcc - ir : mr;
+            uk->fn(kc, pa + ir * kc, pbj, acc);
+            KN(store)(cdata, cro + ir, cco + jr, rr, cc, acc, nr, alpha, first, c_cols_unit);
+            if (mirror) KN(store_t)(cdata, mro + jr, mco + ir, rr, cc, acc, nr, alpha, first);
+          }
+        }
+      }
+    }
+  }
+}
+
 static void KN(run)(const fp__gemm *g, void *pack, size_t pack_bytes, int nt,
                     const fp__gemm_kernel *uk) {
   const int64_t m = g->m, n = g->n, k = g->k;
@@ -175,7 +251,6 @@ static void KN(run)(const fp__gemm *g, void *pack, size_t pack_bytes, int nt,
     return;
   }
   const int mr = uk->mr, nr = uk->nr;
-  const int64_t kcmax = uk->kc;
   /* Tile sizes: as large as the packing buffers allow, then halved until
    * every thread has a couple of tiles.  Tiling does not change results. */
   int64_t mc, nc, mt, ntl, tiles;
@@ -211,70 +286,24 @@ static void KN(run)(const fp__gemm *g, void *pack, size_t pack_bytes, int nt,
     }
   }
   const int64_t tasks = tiles * nbatch;
-  const FP_T alpha = (FP_T)g->alpha;
-  const int a_rows_unit = g->a.r.n == 1 && g->a.r.str[0] == 1;
-  const int b_cols_unit = g->b.c.n == 1 && g->b.c.str[0] == 1;
-  const int c_cols_unit = g->c.c.n == 1 && g->c.c.str[0] == 1;
-  const int a_k_unit = g->a.c.n == 1 && g->a.c.str[0] == 1;
-  const int b_k_unit = g->b.r.n == 1 && g->b.r.str[0] == 1;
+  KN(tiles_ctx) ctx;
+  ctx.g = g;
+  ctx.pack = pack;
+  ctx.pack_bytes = pack_bytes;
+  ctx.uk = uk;
+  ctx.mc = mc;
+  ctx.nc = nc;
+  ctx.mt = mt;
+  ctx.ntl = ntl;
+  ctx.tiles = tiles;
+  ctx.alpha = (FP_T)g->alpha;
+  ctx.a_rows_unit = g->a.r.n == 1 && g->a.r.str[0] == 1;
+  ctx.b_cols_unit = g->b.c.n == 1 && g->b.c.str[0] == 1;
+  ctx.c_cols_unit = g->c.c.n == 1 && g->c.c.str[0] == 1;
+  ctx.a_k_unit = g->a.c.n == 1 && g->a.c.str[0] == 1;
+  ctx.b_k_unit = g->b.r.n == 1 && g->b.r.str[0] == 1;
   if (nt > tasks) nt = (int)tasks;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-  {
-    FP_T *pa = (FP_T *)((char *)pack + (size_t)FP_TID() * pack_bytes);
-    FP_T *pb = pa + FP_GEMM_MC_MAX * FP_GEMM_KC_MAX;
-    int64_t aro[FP_GEMM_MC_MAX], bco[FP_GEMM_NC_MAX], ko_a[FP_GEMM_KC_MAX], ko_b[FP_GEMM_KC_MAX];
-    int64_t cro[FP_GEMM_MC_MAX], cco[FP_GEMM_NC_MAX], mro[FP_GEMM_NC_MAX], mco[FP_GEMM_MC_MAX];
-    FP_T acc[FP_GEMM_MR_MAX * FP_GEMM_NR_MAX];
-#ifdef FP_WITH_OPENMP
-#  pragma omp for schedule(dynamic, 1)
-#endif
-    for (int64_t t = 0; t < tasks; t++) {
-      const int64_t bt = t / tiles, tl = t % tiles;
-      int64_t ti, tj;
-      if (g->symmetric) KN(upper_tile)(tl, mt, &ti, &tj);
-      else {
-        ti = tl / ntl;
-        tj = tl % ntl;
-      }
-      const int64_t i0 = ti * mc, j0 = tj * nc;
-      const int64_t mcc = m - i0 < mc ? m - i0 : mc, ncc = n - j0 < nc ? n - j0 : nc;
-      const int mirror = g->symmetric == FP__GEMM_SYM_MIRROR && ti != tj;
-      fp__axis_offsets(&g->a.r, i0, mcc, aro);
-      fp__axis_offsets(&g->b.c, j0, ncc, bco);
-      fp__axis_offsets(&g->c.r, i0, mcc, cro);
-      fp__axis_offsets(&g->c.c, j0, ncc, cco);
-      if (mirror) {
-        fp__axis_offsets(&g->c.r, j0, ncc, mro);
-        fp__axis_offsets(&g->c.c, i0, mcc, mco);
-      }
-      const int64_t b0 = g->reduce ? 0 : bt, b1 = g->reduce ? g->batch : bt + 1;
-      FP_T *cdata = (FP_T *)g->c.data + (g->reduce ? 0 : bt * g->c.bs);
-      for (int64_t b = b0; b < b1; b++) {
-        const FP_T *adata = (const FP_T *)g->a.data + b * g->a.bs;
-        const FP_T *bdata = (const FP_T *)g->b.data + b * g->b.bs;
-        for (int64_t k0 = 0; k0 < k; k0 += kcmax) {
-          const int64_t kc = k - k0 < kcmax ? k - k0 : kcmax;
-          const int first = !g->accumulate && b == b0 && k0 == 0;
-          fp__axis_offsets(&g->a.c, k0, kc, ko_a);
-          fp__axis_offsets(&g->b.r, k0, kc, ko_b);
-          KN(pack_a)(adata, aro, mcc, a_rows_unit, ko_a, kc, a_k_unit, mr, pa);
-          KN(pack_b)(bdata, ko_b, kc, b_k_unit, bco, ncc, b_cols_unit, nr, pb);
-          for (int64_t jr = 0; jr < ncc; jr += nr) {
-            const int64_t cc = ncc - jr < nr ? ncc - jr : nr;
-            const FP_T *pbj = pb + jr * kc;
-            for (int64_t ir = 0; ir < mcc; ir += mr) {
-              const int64_t rr = mcc - ir < mr ? mcc - ir : mr;
-              uk->fn(kc, pa + ir * kc, pbj, acc);
-              KN(store)(cdata, cro + ir, cco + jr, rr, cc, acc, nr, alpha, first, c_cols_unit);
-              if (mirror) KN(store_t)(cdata, mro + jr, mco + ir, rr, cc, acc, nr, alpha, first);
-            }
-          }
-        }
-      }
-    }
-  }
+  fp__parallel(nt, tasks, KN(tiles_chunk), &ctx);
 }
 
 #undef KN

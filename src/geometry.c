@@ -45,7 +45,7 @@ fp_status fp__geom_init(const fp_pool_params *p, const int64_t *in_shape, fp__ge
   if (p->pad_mode != FP_PAD_EXPLICIT && p->pad_mode != FP_PAD_SAME_UPPER &&
       p->pad_mode != FP_PAD_SAME_LOWER)
     return FP_ERR_INVALID_ARGUMENT;
-  if (p->num_threads < 0 || p->divisor_override < 0) return FP_ERR_INVALID_ARGUMENT;
+  if (fp__bad_threads(p->num_threads) || p->divisor_override < 0) return FP_ERR_INVALID_ARGUMENT;
   const int r = p->rank;
   for (int i = 0; i < r + 2; i++)
     if (in_shape[i] < 0) return FP_ERR_BAD_SHAPE;

@@ -103,7 +103,7 @@ FP_ALWAYS_INLINE void KN(row_k)(const fp__geom *g, const FP_T *xp, const fp__str
 }
 
 /* Output rows [r0, r1) of the (N, C, OD, OH) row space; one per-ISA
- * dispatch per thread.  The power, unit W stride and stride 1 / 2 are
+ * dispatch per chunk.  The power, unit W stride and stride 1 / 2 are
  * made constants of the inner loops. */
 FP_SIMD_CLONES static void KN(rows)(const fp__geom *g, const int kind, const int ip, double p,
                                     const FP_T *x, const fp__strides *xs, FP_T *y,
@@ -137,6 +137,23 @@ FP_SIMD_CLONES static void KN(rows)(const fp__geom *g, const int kind, const int
   }
 }
 
+typedef struct {
+  const fp__geom *g;
+  int kind, ip;
+  double p;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+} KN(fwd_ctx);
+
+/* Output rows [b, e). */
+static void KN(fwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(fwd_ctx) *k = (const KN(fwd_ctx) *)ctx;
+  (void)slot;
+  KN(rows)(k->g, k->kind, k->ip, k->p, k->x, k->xs, k->y, k->ys, b, e);
+}
+
 void KN(fwd)(const fp__geom *g, double p, const void *xv, const fp__strides *xs, void *yv,
              const fp__strides *ys, int nt) {
   const int kind = p == 1.0   ? FP_LP_ONE
@@ -145,37 +162,35 @@ void KN(fwd)(const fp__geom *g, double p, const void *xv, const fp__strides *xs,
                    : (p == floor(p) && p >= 3 && p <= 16) ? FP_LP_INT
                                                          : FP_LP_GENERAL;
   const int ip = kind == FP_LP_INT ? (int)p : 0;
-  const int64_t rows = g->n * g->c * g->out[0] * g->out[1];
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(nt) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  {
-    int64_t r0, r1;
-    fp__share(rows, &r0, &r1);
-    if (r0 < r1) KN(rows)(g, kind, ip, p, (const FP_T *)xv, xs, (FP_T *)yv, ys, r0, r1);
-  }
+  KN(fwd_ctx) ctx = {.g = g, .kind = kind, .ip = ip, .p = p, .x = (const FP_T *)xv, .xs = xs,
+                     .y = (FP_T *)yv, .ys = ys};
+  fp__parallel(nt, g->n * g->c * g->out[0] * g->out[1], KN(fwd_chunk), &ctx);
 }
 
 #undef FP_LP_TILE
 
+typedef struct {
+  const fp__geom *g;
+  int kind;
+  double p;
+  const FP_T *dy, *x, *y;
+  const fp__strides *dys, *xs, *ys, *dxs;
+  FP_T *dx;
+} KN(bwd_ctx);
+
 /* dx_i = dy * sign(x_i) * (|x_i| / y)^(p-1) over each window's valid cells;
  * 0 where x_i = 0, and where y = 0 (unless p = 1); NaN where x_i is NaN.  p = inf
  * routes dy (times sign) to the first cell whose |x| equals y.  One plane per task, outputs in order. */
-void KN(bwd)(const fp__geom *g, double p, const void *dyv, const fp__strides *dys,
-             const void *xv, const fp__strides *xs, const void *yv, const fp__strides *ys,
-             void *dxv, const fp__strides *dxs, int nt) {
-  const FP_T *dy = (const FP_T *)dyv, *x = (const FP_T *)xv, *y = (const FP_T *)yv;
-  FP_T *dx = (FP_T *)dxv;
-  const int kind = p == 1.0 ? FP_LP_ONE : p == 2.0 ? FP_LP_TWO : isinf(p) ? FP_LP_INF : FP_LP_GENERAL;
-  const int64_t planes = g->n * g->c;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t pl = 0; pl < planes; pl++) {
+static void KN(bwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *k = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = k->g;
+  const int kind = k->kind;
+  const double p = k->p;
+  const FP_T *dy = k->dy, *x = k->x, *y = k->y;
+  const fp__strides *dys = k->dys, *xs = k->xs, *ys = k->ys, *dxs = k->dxs;
+  FP_T *dx = k->dx;
+  (void)slot;
+  for (int64_t pl = b; pl < e; pl++) {
     const int64_t c = pl % g->c, n = pl / g->c;
     const FP_T *xp = x + n * xs->n + c * xs->c;
     FP_T *dxp = dx + n * dxs->n + c * dxs->c;
@@ -216,6 +231,16 @@ void KN(bwd)(const fp__geom *g, double p, const void *dyv, const fp__strides *dy
             }
         }
   }
+}
+
+void KN(bwd)(const fp__geom *g, double p, const void *dyv, const fp__strides *dys,
+             const void *xv, const fp__strides *xs, const void *yv, const fp__strides *ys,
+             void *dxv, const fp__strides *dxs, int nt) {
+  const int kind = p == 1.0 ? FP_LP_ONE : p == 2.0 ? FP_LP_TWO : isinf(p) ? FP_LP_INF : FP_LP_GENERAL;
+  KN(bwd_ctx) ctx = {.g = g, .kind = kind, .p = p, .dy = (const FP_T *)dyv, .x = (const FP_T *)xv,
+                     .y = (const FP_T *)yv, .dys = dys, .xs = xs, .ys = ys, .dxs = dxs,
+                     .dx = (FP_T *)dxv};
+  fp__parallel(nt, g->n * g->c, KN(bwd_chunk), &ctx);
 }
 
 #undef KN

@@ -2,6 +2,7 @@
 #include "fp_internal.h"
 #include "maxscan.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 /* The microkernels: every value dtype x (no index, int32, int64). */
@@ -105,7 +106,7 @@ fp_status fp_max_pool_backward(const fp_pool_params *params, const fp_tensor *dy
   fp_status st;
   if (!params || !dy || !indices || !dx) return FP_ERR_NULL_POINTER;
   if (params->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
-  if (params->num_threads < 0) return FP_ERR_INVALID_ARGUMENT;
+  if (fp__bad_threads(params->num_threads)) return FP_ERR_INVALID_ARGUMENT;
   const int nd = dx->ndim;
   if (nd < 3 || nd > FP_MAX_DIMS || dy->ndim != nd) return FP_ERR_BAD_NDIM;
   if ((st = fp__check_tensor(dx, nd, NULL, 1, &xs)) != FP_OK) return st;

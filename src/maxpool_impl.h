@@ -304,44 +304,61 @@ FP_SIMD_CLONES static void KN(segment)(const fp__geom *g, const FP_T *xp, const 
   }
 }
 
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+  FP_IDX_T *ix;
+  const fp__strides *is;
+  int64_t ow_lo, ow_hi;
+  int omit;
+} KN(rows_ctx);
+
+/* Output rows [r0, r1) of the (N, C, OD, OH) row space, one segment per
+ * (n, c, od) they touch. */
+static void KN(rows_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
+  const KN(rows_ctx) *cx = (const KN(rows_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *x = cx->x;
+  FP_T *y = cx->y;
+  FP_IDX_T *ix = cx->ix;
+  const fp__strides *xs = cx->xs, *ys = cx->ys, *is = cx->is;
+  const int64_t ow_lo = cx->ow_lo, ow_hi = cx->ow_hi;
+  const int omit = cx->omit;
+  const int64_t OD = g->out[0], OH = g->out[1];
+  (void)ix;
+  (void)slot;
+  fp__rowpos pos;
+  fp__rowpos_set(&pos, r0, g->c, OD, OH);
+  int64_t r = r0;
+  while (r < r1) {
+    /* the rest of this (n, c, od) within the chunk */
+    int64_t len = OH - pos.oh;
+    if (len > r1 - r) len = r1 - r;
+    FP_IDX_T *ip = NULL;
+#if FP_WITH_IDX
+    ip = ix + pos.n * is->n + pos.c * is->c + pos.od * is->a[0];
+#endif
+    KN(segment)(g, x + pos.n * xs->n + pos.c * xs->c, xs,
+                y + pos.n * ys->n + pos.c * ys->c + pos.od * ys->a[0], ys, ip, is, pos.od,
+                pos.oh, pos.oh + len, ow_lo, ow_hi, omit);
+    r += len;
+    pos.oh += len - 1;
+    fp__rowpos_next(&pos, g->c, OD, OH);
+  }
+}
+
 void KN(rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
               const fp__strides *ys, void *ixv, const fp__strides *is, int omit, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_T *y = (FP_T *)yv;
-  FP_IDX_T *ix = (FP_IDX_T *)ixv;
-  (void)ix;
-  const int64_t OD = g->out[0], OH = g->out[1];
-  const int64_t rows = g->n * g->c * OD * OH;
+  const int64_t rows = g->n * g->c * g->out[0] * g->out[1];
   /* Interior columns: every W tap inside the input. */
   int64_t ow_lo, ow_hi;
   fp__interior_cols(g, &ow_lo, &ow_hi);
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(nt) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  {
-    int64_t r0, r1;
-    fp__share(rows, &r0, &r1);
-    fp__rowpos pos;
-    fp__rowpos_set(&pos, r0, g->c, OD, OH);
-    int64_t r = r0;
-    while (r < r1) {
-      /* the rest of this (n, c, od) within the share */
-      int64_t len = OH - pos.oh;
-      if (len > r1 - r) len = r1 - r;
-      FP_IDX_T *ip = NULL;
-#if FP_WITH_IDX
-      ip = ix + pos.n * is->n + pos.c * is->c + pos.od * is->a[0];
-#endif
-      KN(segment)(g, x + pos.n * xs->n + pos.c * xs->c, xs,
-                  y + pos.n * ys->n + pos.c * ys->c + pos.od * ys->a[0], ys, ip, is, pos.od,
-                  pos.oh, pos.oh + len, ow_lo, ow_hi, omit);
-      r += len;
-      pos.oh += len - 1;
-      fp__rowpos_next(&pos, g->c, OD, OH);
-    }
-  }
+  KN(rows_ctx) ctx = {g, (const FP_T *)xv, xs, (FP_T *)yv, ys, (FP_IDX_T *)ixv, is,
+                      ow_lo, ow_hi, omit};
+  fp__parallel(nt, rows, KN(rows_chunk), &ctx);
 }
 
 #if !FP_WITH_IDX
@@ -493,31 +510,44 @@ FP_SIMD_CLONES static void KN(stride1_small)(const fp__geom *g, const FP_T *x,
 }
 #  undef FP_S1_SMALL
 
-void KN(stride1)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
-                 const fp__strides *ys, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_T *y = (FP_T *)yv;
-  const int64_t planes = g->n * g->c;
-  if (KN(stride1_small_fits)(g)) {
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel num_threads(nt) if (nt > 1)
-#  endif
-    {
-      int64_t p0, p1;
-      fp__share(planes, &p0, &p1);
-      KN(stride1_small)(g, x, xs, y, ys, p0, p1);
-    }
-    return;
-  }
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t p = 0; p < planes; p++) {
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+} KN(stride1_ctx);
+
+/* Planes [p0, p1) of small planes. */
+static void KN(stride1_small_chunk)(void *ctx, int64_t p0, int64_t p1, int slot) {
+  const KN(stride1_ctx) *cx = (const KN(stride1_ctx) *)ctx;
+  (void)slot;
+  KN(stride1_small)(cx->g, cx->x, cx->xs, cx->y, cx->ys, p0, p1);
+}
+
+/* Planes [p0, p1), one stride1_plane call each. */
+static void KN(stride1_plane_chunk)(void *ctx, int64_t p0, int64_t p1, int slot) {
+  const KN(stride1_ctx) *cx = (const KN(stride1_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *x = cx->x;
+  FP_T *y = cx->y;
+  const fp__strides *xs = cx->xs, *ys = cx->ys;
+  (void)slot;
+  for (int64_t p = p0; p < p1; p++) {
     const int64_t c = p % g->c, n = p / g->c;
     KN(stride1_plane)(g, x + n * xs->n + c * xs->c, xs, y + n * ys->n + c * ys->c, ys);
   }
+}
+
+void KN(stride1)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
+                 const fp__strides *ys, int nt) {
+  const int64_t planes = g->n * g->c;
+  KN(stride1_ctx) ctx = {g, (const FP_T *)xv, xs, (FP_T *)yv, ys};
+  if (KN(stride1_small_fits)(g)) {
+    fp__parallel(nt, planes, KN(stride1_small_chunk), &ctx);
+    return;
+  }
+  fp__parallel(nt, planes, KN(stride1_plane_chunk), &ctx);
 }
 #  undef FP_S1_ROW
 #  undef FP_S1_TILE
@@ -597,27 +627,79 @@ FP_SIMD_CLONES static void KN(cinner_range)(const fp__geom *g, const FP_T *x,
   }
 }
 
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+  FP_IDX_T *ix;
+  const fp__strides *is;
+  int omit;
+} KN(cinner_ctx);
+
+static void KN(cinner_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
+  const KN(cinner_ctx) *cx = (const KN(cinner_ctx) *)ctx;
+  (void)slot;
+  KN(cinner_range)(cx->g, cx->x, cx->xs, cx->y, cx->ys, cx->ix, cx->is, cx->omit, r0, r1);
+}
+
 void KN(cinner)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
                 const fp__strides *ys, void *ixv, const fp__strides *is, int omit, int nt) {
   const int64_t pos = g->n * g->out[0] * g->out[1] * g->out[2];
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(nt) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  {
-    int64_t r0, r1;
-    fp__share(pos, &r0, &r1);
-    KN(cinner_range)(g, (const FP_T *)xv, xs, (FP_T *)yv, ys, (FP_IDX_T *)ixv, is, omit, r0, r1);
-  }
+  KN(cinner_ctx) ctx = {g, (const FP_T *)xv, xs, (FP_T *)yv, ys, (FP_IDX_T *)ixv, is, omit};
+  fp__parallel(nt, pos, KN(cinner_chunk), &ctx);
 }
 
 #if FP_WITH_IDX && FP_IS_FLOAT
+typedef struct {
+  const fp__geom *g;
+  const FP_IDX_T *ix;
+  const fp__strides *is;
+  _Atomic int bad; /* set by a chunk that finds a bad index */
+} KN(bad_index_ctx);
+
+/* Elements [lo, hi) of a contiguous index tensor. */
+static void KN(bad_index_flat_chunk)(void *ctx, int64_t lo, int64_t hi, int slot) {
+  KN(bad_index_ctx) *cx = (KN(bad_index_ctx) *)ctx;
+  const FP_IDX_T *ix = cx->ix;
+  const int64_t plane = cx->g->in_plane;
+  (void)slot;
+  if (atomic_load_explicit(&cx->bad, memory_order_relaxed)) return;
+  int b = 0;
+  for (int64_t e = lo; e < hi; e++) {
+    const int64_t i = (int64_t)ix[e];
+    b |= (i < -1) | (i >= plane);
+  }
+  if (b) atomic_store_explicit(&cx->bad, 1, memory_order_relaxed);
+}
+
+/* Index rows [r0, r1) of the (N, C, OD, OH) row space, any strides. */
+static void KN(bad_index_rows_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
+  KN(bad_index_ctx) *cx = (KN(bad_index_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_IDX_T *ix = cx->ix;
+  const fp__strides *is = cx->is;
+  const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2], plane = g->in_plane;
+  (void)slot;
+  if (atomic_load_explicit(&cx->bad, memory_order_relaxed)) return;
+  int b = 0;
+  fp__rowpos pos;
+  fp__rowpos_set(&pos, r0, g->c, OD, OH);
+  for (int64_t r = r0; r < r1; r++, fp__rowpos_next(&pos, g->c, OD, OH)) {
+    const FP_IDX_T *ir = ix + pos.n * is->n + pos.c * is->c + pos.od * is->a[0] + pos.oh * is->a[1];
+    for (int64_t ow = 0; ow < OW; ow++) {
+      const int64_t i = (int64_t)ir[ow * is->a[2]];
+      b |= (i < -1) | (i >= plane);
+    }
+  }
+  if (b) atomic_store_explicit(&cx->bad, 1, memory_order_relaxed);
+}
+
 /* 1 if some index lies outside [-1, plane): checked before any write. */
 int KN(bad_index)(const fp__geom *g, const void *ixv, const fp__strides *is, int nt) {
-  const FP_IDX_T *ix = (const FP_IDX_T *)ixv;
   const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
-  const int64_t rows = g->n * g->c * OD * OH, plane = g->in_plane;
+  const int64_t rows = g->n * g->c * OD * OH;
   /* one flat pass when the index tensor is contiguous NCHW */
   const int flat = (is->a[2] == 1 && fp__plane_linear(g->out, is->a) &&
                     (g->c == 1 || is->c == g->out_plane) &&
@@ -626,38 +708,12 @@ int KN(bad_index)(const fp__geom *g, const void *ixv, const fp__strides *is, int
                    ((g->c == 1 || is->c == 1) && (OW == 1 || is->a[2] == g->c) &&
                     (OH == 1 || is->a[1] == OW * g->c) && (OD == 1 || is->a[0] == OH * OW * g->c) &&
                     (g->n == 1 || is->n == g->c * g->out_plane));
-  int bad = 0;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : bad)
-#else
-  (void)nt;
-#endif
-  {
-    int b = 0;
-    if (flat) {
-      int64_t lo, hi;
-      fp__share(rows * OW, &lo, &hi);
-      for (int64_t e = lo; e < hi; e++) {
-        const int64_t i = (int64_t)ix[e];
-        b |= (i < -1) | (i >= plane);
-      }
-    } else {
-      int64_t r0, r1;
-      fp__share(rows, &r0, &r1);
-      fp__rowpos pos;
-      fp__rowpos_set(&pos, r0, g->c, OD, OH);
-      for (int64_t r = r0; r < r1; r++, fp__rowpos_next(&pos, g->c, OD, OH)) {
-        const FP_IDX_T *ir =
-            ix + pos.n * is->n + pos.c * is->c + pos.od * is->a[0] + pos.oh * is->a[1];
-        for (int64_t ow = 0; ow < OW; ow++) {
-          const int64_t i = (int64_t)ir[ow * is->a[2]];
-          b |= (i < -1) | (i >= plane);
-        }
-      }
-    }
-    bad |= b;
-  }
-  return bad;
+  KN(bad_index_ctx) ctx = {g, (const FP_IDX_T *)ixv, is, 0};
+  if (flat)
+    fp__parallel(nt, rows * OW, KN(bad_index_flat_chunk), &ctx);
+  else
+    fp__parallel(nt, rows, KN(bad_index_rows_chunk), &ctx);
+  return atomic_load_explicit(&ctx.bad, memory_order_relaxed);
 }
 
 /* Element offset of flat plane index i in a tensor with spatial strides a. */
@@ -668,20 +724,31 @@ static inline int64_t KN(plane_offset)(const fp__geom *g, const fp__strides *xs,
   return (t / g->in[1]) * xs->a[0] + (t % g->in[1]) * xs->a[1] + w * xs->a[2];
 }
 
-/* dx = scatter-add of dy at indices, one (n, c) plane per task. */
-void KN(bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys, const void *ixv,
-                  const fp__strides *is, void *dxv, const fp__strides *xs, int nt) {
-  const FP_T *dy = (const FP_T *)dyv;
-  const FP_IDX_T *ix = (const FP_IDX_T *)ixv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t planes = g->n * g->c;
-  const int linear = fp__plane_linear(g->in, xs->a);
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t p = 0; p < planes; p++) {
+/* The backward kernels' arguments (bwd_tiles also reads k). */
+typedef struct {
+  const fp__geom *g;
+  const FP_T *dy;
+  const fp__strides *ys;
+  const FP_IDX_T *ix;
+  const fp__strides *is;
+  FP_T *dx;
+  const fp__strides *xs;
+  const int64_t *k;
+  int linear;
+  _Atomic int bad; /* bwd_tiles: set by a chunk that finds an index outside its window */
+} KN(bwd_ctx);
+
+/* (n, c) planes [p0, p1) of bwd_rows. */
+static void KN(bwd_rows_chunk)(void *ctx, int64_t p0, int64_t p1, int slot) {
+  const KN(bwd_ctx) *cx = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *dy = cx->dy;
+  const FP_IDX_T *ix = cx->ix;
+  FP_T *dx = cx->dx;
+  const fp__strides *ys = cx->ys, *is = cx->is, *xs = cx->xs;
+  const int linear = cx->linear;
+  (void)slot;
+  for (int64_t p = p0; p < p1; p++) {
     const int64_t c = p % g->c, n = p / g->c;
     FP_T *dxp = dx + n * xs->n + c * xs->c;
     const FP_T *dyp = dy + n * ys->n + c * ys->c;
@@ -707,6 +774,14 @@ void KN(bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys, con
         }
       }
   }
+}
+
+/* dx = scatter-add of dy at indices, one (n, c) plane per task. */
+void KN(bwd_rows)(const fp__geom *g, const void *dyv, const fp__strides *ys, const void *ixv,
+                  const fp__strides *is, void *dxv, const fp__strides *xs, int nt) {
+  KN(bwd_ctx) ctx = {g, (const FP_T *)dyv, ys, (const FP_IDX_T *)ixv, is, (FP_T *)dxv, xs, NULL,
+                     fp__plane_linear(g->in, xs->a), 0};
+  fp__parallel(nt, g->n * g->c, KN(bwd_rows_chunk), &ctx);
 }
 
 /* Zero cells (id, ih, iw0..iw1-1) x C channels of one sample, channels unit-stride. */
@@ -772,6 +847,18 @@ FP_SIMD_CLONES static int KN(bwd_tile_row)(const fp__geom *g, const FP_T *dy,
   return b;
 }
 
+/* Output rows (n, od, oh) [r0, r1) of bwd_tiles. */
+static void KN(bwd_tiles_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
+  KN(bwd_ctx) *cx = (KN(bwd_ctx) *)ctx;
+  (void)slot;
+  /* once some chunk has failed, the caller redoes everything */
+  if (atomic_load_explicit(&cx->bad, memory_order_relaxed)) return;
+  int b = 0;
+  for (int64_t r = r0; r < r1 && !b; r++)
+    b = KN(bwd_tile_row)(cx->g, cx->dy, cx->ys, cx->ix, cx->is, cx->dx, cx->xs, cx->k, r);
+  if (b) atomic_store_explicit(&cx->bad, 1, memory_order_relaxed);
+}
+
 /* The backward of non-overlapping windows in C-innermost memory, as a
  * gather: when the output tiles the input with windows of k[a] = in[a] /
  * out[a] cells (2x2/s2 and the like) and every index lies in its own
@@ -784,47 +871,24 @@ static int KN(bwd_tiles)(const fp__geom *g, const FP_T *dy, const fp__strides *y
                          const FP_IDX_T *ix, const fp__strides *is, FP_T *dx,
                          const fp__strides *xs, const int64_t k[3], int nt) {
   const int64_t rows = g->n * g->out[0] * g->out[1];
-  int bad = 0;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : bad)
-#  else
-  (void)nt;
-#  endif
-  {
-    int64_t r0, r1;
-    fp__share(rows, &r0, &r1);
-    int b = 0;
-    for (int64_t r = r0; r < r1 && !b; r++) b = KN(bwd_tile_row)(g, dy, ys, ix, is, dx, xs, k, r);
-    bad |= b;
-  }
-  return bad;
+  KN(bwd_ctx) ctx = {g, dy, ys, ix, is, dx, xs, k, 0, 0};
+  fp__parallel(nt, rows, KN(bwd_tiles_chunk), &ctx);
+  return atomic_load_explicit(&ctx.bad, memory_order_relaxed);
 }
 #  undef FP_BWD_CHUNK
 
-/* The same for C-innermost memory: one sample per task, channels inner. */
-void KN(bwd_cinner)(const fp__geom *g, const void *dyv, const fp__strides *ys, const void *ixv,
-                    const fp__strides *is, void *dxv, const fp__strides *xs, int nt) {
-  const FP_T *dy = (const FP_T *)dyv;
-  const FP_IDX_T *ix = (const FP_IDX_T *)ixv;
-  FP_T *dx = (FP_T *)dxv;
+/* Samples [n0, n1) of bwd_cinner's scatter. */
+static void KN(bwd_cinner_chunk)(void *ctx, int64_t n0, int64_t n1, int slot) {
+  const KN(bwd_ctx) *cx = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *dy = cx->dy;
+  const FP_IDX_T *ix = cx->ix;
+  FP_T *dx = cx->dx;
+  const fp__strides *ys = cx->ys, *is = cx->is, *xs = cx->xs;
   const int64_t C = g->c;
-  const int linear = fp__plane_linear(g->in, xs->a);
-  if (xs->c == 1 && ys->c == 1 && is->c == 1 &&
-      (sizeof(FP_IDX_T) == 8 || g->in_plane - 1 <= INT32_MAX)) {
-    int64_t k[3];
-    int tiles = 1;
-    for (int a = 0; a < 3; a++) {
-      k[a] = g->out[a] > 0 ? g->in[a] / g->out[a] : 0;
-      tiles &= k[a] >= 1;
-    }
-    if (tiles && !KN(bwd_tiles)(g, dy, ys, ix, is, dx, xs, k, nt)) return;
-  }
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t n = 0; n < g->n; n++) {
+  const int linear = cx->linear;
+  (void)slot;
+  for (int64_t n = n0; n < n1; n++) {
     FP_T *dxn = dx + n * xs->n;
     if (xs->c == 1) {
       /* channels unit-stride: one run of C per cell */
@@ -845,6 +909,26 @@ void KN(bwd_cinner)(const fp__geom *g, const void *dyv, const fp__strides *ys, c
           }
         }
   }
+}
+
+/* The same for C-innermost memory: one sample per task, channels inner. */
+void KN(bwd_cinner)(const fp__geom *g, const void *dyv, const fp__strides *ys, const void *ixv,
+                    const fp__strides *is, void *dxv, const fp__strides *xs, int nt) {
+  const FP_T *dy = (const FP_T *)dyv;
+  const FP_IDX_T *ix = (const FP_IDX_T *)ixv;
+  FP_T *dx = (FP_T *)dxv;
+  if (xs->c == 1 && ys->c == 1 && is->c == 1 &&
+      (sizeof(FP_IDX_T) == 8 || g->in_plane - 1 <= INT32_MAX)) {
+    int64_t k[3];
+    int tiles = 1;
+    for (int a = 0; a < 3; a++) {
+      k[a] = g->out[a] > 0 ? g->in[a] / g->out[a] : 0;
+      tiles &= k[a] >= 1;
+    }
+    if (tiles && !KN(bwd_tiles)(g, dy, ys, ix, is, dx, xs, k, nt)) return;
+  }
+  KN(bwd_ctx) ctx = {g, dy, ys, ix, is, dx, xs, NULL, fp__plane_linear(g->in, xs->a), 0};
+  fp__parallel(nt, g->n, KN(bwd_cinner_chunk), &ctx);
 }
 #endif /* FP_WITH_IDX && FP_IS_FLOAT */
 

@@ -336,22 +336,32 @@ FP_SIMD_CLONES static void KN(row_net)(const fp__median_net *net, const FP_T *co
   }
 }
 
-void KN(rows)(const fp__geom *g, const fp__median_net *net, int even, const void *xv,
-              const fp__strides *xs, void *y, const fp__strides *ys, int ydbl, void *ix,
-              const fp__strides *is, int ikind, int nt) {
-  const FP_T *x = (const FP_T *)xv;
+/* What the forward chunks read. */
+typedef struct {
+  const fp__geom *g;
+  const fp__median_net *net;
+  int even, ydbl, ikind;
+  const FP_T *x;
+  const fp__strides *xs, *ys, *is;
+  void *y, *ix;
+  int64_t ow_lo, ow_hi; /* rows only */
+} KN(fwd_ctx);
+
+/* (n, c, od, oh) rows [b, e) of the forward. */
+static void KN(rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(fwd_ctx) *cx = (const KN(fwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const fp__median_net *net = cx->net;
+  const int even = cx->even, ydbl = cx->ydbl, ikind = cx->ikind;
+  const FP_T *x = cx->x;
+  const fp__strides *xs = cx->xs, *ys = cx->ys, *is = cx->is;
+  void *y = cx->y, *ix = cx->ix;
   const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2], C = g->c;
   const int64_t H = g->in[1], W = g->in[2];
-  const int64_t rows = g->n * C * OD * OH;
   const int need = KN(need)(even);
-  int64_t ow_lo, ow_hi;
-  fp__interior_cols(g, &ow_lo, &ow_hi);
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t r = 0; r < rows; r++) {
+  const int64_t ow_lo = cx->ow_lo, ow_hi = cx->ow_hi;
+  (void)slot;
+  for (int64_t r = b; r < e; r++) {
     FP_T buf[FP_MED_STACK];
     const int64_t oh = r % OH, od = (r / OH) % OD, c = (r / (OH * OD)) % C, n = r / (OH * OD * C);
     const FP_T *xp = x + n * xs->n + c * xs->c;
@@ -387,6 +397,14 @@ void KN(rows)(const fp__geom *g, const fp__median_net *net, int even, const void
   }
 }
 
+void KN(rows)(const fp__geom *g, const fp__median_net *net, int even, const void *xv,
+              const fp__strides *xs, void *y, const fp__strides *ys, int ydbl, void *ix,
+              const fp__strides *is, int ikind, int nt) {
+  KN(fwd_ctx) ctx = {g, net, even, ydbl, ikind, (const FP_T *)xv, xs, ys, is, y, ix, 0, 0};
+  fp__interior_cols(g, &ctx.ow_lo, &ctx.ow_hi);
+  fp__parallel(nt, g->n * g->c * g->out[0] * g->out[1], KN(rows_chunk), &ctx);
+}
+
 /* Channels innermost (NHWC memory): per output position, the network runs
  * across FP_MED_TILE channels at a time when the window lies inside the
  * input with net->m cells; otherwise channel by channel. */
@@ -415,20 +433,20 @@ FP_SIMD_CLONES static void KN(position_net)(const fp__median_net *net, const FP_
   }
 }
 
-void KN(cinner)(const fp__geom *g, const fp__median_net *net, int even, const void *xv,
-                const fp__strides *xs, void *y, const fp__strides *ys, int ydbl, void *ix,
-                const fp__strides *is, int ikind, int nt) {
-  const FP_T *x = (const FP_T *)xv;
+/* (n, od, oh, ow) positions [b, e) of the forward, channels innermost. */
+static void KN(cinner_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(fwd_ctx) *cx = (const KN(fwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const fp__median_net *net = cx->net;
+  const int even = cx->even, ydbl = cx->ydbl, ikind = cx->ikind;
+  const FP_T *x = cx->x;
+  const fp__strides *xs = cx->xs, *ys = cx->ys, *is = cx->is;
+  void *y = cx->y, *ix = cx->ix;
   const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2], C = g->c;
   const int64_t H = g->in[1], W = g->in[2];
-  const int64_t pos = g->n * OD * OH * OW;
   const int need = KN(need)(even);
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t r = 0; r < pos; r++) {
+  (void)slot;
+  for (int64_t r = b; r < e; r++) {
     FP_T buf[FP_MED_STACK];
     const int64_t ow = r % OW, oh = (r / OW) % OH, od = (r / (OW * OH)) % OD, n = r / (OW * OH * OD);
     const int64_t o[3] = {od, oh, ow};
@@ -459,6 +477,13 @@ void KN(cinner)(const fp__geom *g, const fp__median_net *net, int even, const vo
       KN(store)(y, yo + c * ys->c, ydbl, ix, ikind, io + c * is->c, even, okc, vlo, ilo, vhi, ihi);
     }
   }
+}
+
+void KN(cinner)(const fp__geom *g, const fp__median_net *net, int even, const void *xv,
+                const fp__strides *xs, void *y, const fp__strides *ys, int ydbl, void *ix,
+                const fp__strides *is, int ikind, int nt) {
+  KN(fwd_ctx) ctx = {g, net, even, ydbl, ikind, (const FP_T *)xv, xs, ys, is, y, ix, 0, 0};
+  fp__parallel(nt, g->n * g->out[0] * g->out[1] * g->out[2], KN(cinner_chunk), &ctx);
 }
 
 #if FP_IS_FLOAT
@@ -512,25 +537,31 @@ FP_SIMD_CLONES static void KN(row_net_bwd)(const fp__median_net *net, const FP_T
   }
 }
 
-/* dx by recomputing each window's selection; one (n, c) plane per task,
- * outputs in row-major order (a row's interior through the network path
- * when net is given, its borders by the definition). */
-void KN(bwd)(const fp__geom *g, const fp__median_net *net, int even, const void *dyv,
-             const fp__strides *dys, const void *xv, const fp__strides *xs, void *dxv,
-             const fp__strides *dxs, int nt) {
-  const FP_T *dy = (const FP_T *)dyv, *x = (const FP_T *)xv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t planes = g->n * g->c, H = g->in[1], OW = g->out[2];
+typedef struct {
+  const fp__geom *g;
+  const fp__median_net *net;
+  int even;
+  const FP_T *dy, *x;
+  FP_T *dx;
+  const fp__strides *dys, *xs, *dxs;
+  int64_t ow_lo, ow_hi;
+} KN(bwd_ctx);
+
+/* (n, c) planes [b, e) of the gradient. */
+static void KN(bwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *cx = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const fp__median_net *net = cx->net;
+  const int even = cx->even;
+  const FP_T *dy = cx->dy, *x = cx->x;
+  FP_T *dx = cx->dx;
+  const fp__strides *dys = cx->dys, *xs = cx->xs, *dxs = cx->dxs;
+  const int64_t H = g->in[1], OW = g->out[2];
   const int64_t kw = g->k[2], sw = g->s[2], dw = g->d[2], pw = g->pb[2];
   const int need = KN(need)(even);
-  int64_t ow_lo, ow_hi;
-  fp__interior_cols(g, &ow_lo, &ow_hi);
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t p = 0; p < planes; p++) {
+  const int64_t ow_lo = cx->ow_lo, ow_hi = cx->ow_hi;
+  (void)slot;
+  for (int64_t p = b; p < e; p++) {
     FP_T buf[FP_MED_STACK];
     const int64_t c = p % g->c, n = p / g->c;
     const FP_T *xp = x + n * xs->n + c * xs->c;
@@ -570,6 +601,18 @@ void KN(bwd)(const fp__geom *g, const fp__median_net *net, int even, const void 
         }
       }
   }
+}
+
+/* dx by recomputing each window's selection; one (n, c) plane per task,
+ * outputs in row-major order (a row's interior through the network path
+ * when net is given, its borders by the definition). */
+void KN(bwd)(const fp__geom *g, const fp__median_net *net, int even, const void *dyv,
+             const fp__strides *dys, const void *xv, const fp__strides *xs, void *dxv,
+             const fp__strides *dxs, int nt) {
+  KN(bwd_ctx) ctx = {g, net, even, (const FP_T *)dyv, (const FP_T *)xv, (FP_T *)dxv,
+                     dys, xs, dxs, 0, 0};
+  fp__interior_cols(g, &ctx.ow_lo, &ctx.ow_hi);
+  fp__parallel(nt, g->n * g->c, KN(bwd_chunk), &ctx);
 }
 #endif /* FP_IS_FLOAT */
 

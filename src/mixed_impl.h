@@ -150,22 +150,32 @@ FP_SIMD_CLONES static void KN(row_interior)(const fp__mixed_out *out, int64_t c,
   }
 }
 
-void KN(fwd_rows)(const fp__geom *g, const void *xv, const fp__strides *xs,
-                  const fp__mixed_out *out, int64_t dov, int cip, int nt) {
-  const FP_T *x = (const FP_T *)xv;
+/* What the forward chunks read: sm / sa / sy are the output strides, zero
+ * for the outputs not written. */
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  const fp__mixed_out *out;
+  const fp__strides *sm, *sa, *sy;
+  int64_t dov;
+  int cip;
+  int64_t ow_lo, ow_hi; /* rows only */
+} KN(fwd_ctx);
+
+/* (n, c, od, oh) rows [b, e) of the forward. */
+static void KN(fwd_rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(fwd_ctx) *cx = (const KN(fwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *x = cx->x;
+  const fp__strides *xs = cx->xs, *sm = cx->sm, *sa = cx->sa, *sy = cx->sy;
+  const fp__mixed_out *out = cx->out;
+  const int64_t dov = cx->dov;
+  const int cip = cx->cip;
   const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2], C = g->c;
-  const int64_t rows = g->n * C * OD * OH;
-  int64_t ow_lo, ow_hi;
-  fp__interior_cols(g, &ow_lo, &ow_hi);
-  const fp__strides zero = {0, 0, {0, 0, 0}};
-  const fp__strides *sm = out->y ? &zero : out->smax, *sa = out->y ? &zero : out->savg,
-                    *sy = out->y ? out->sy : &zero;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t r = 0; r < rows; r++) {
+  const int64_t ow_lo = cx->ow_lo, ow_hi = cx->ow_hi;
+  (void)slot;
+  for (int64_t r = b; r < e; r++) {
     const int64_t oh = r % OH, od = (r / OH) % OD, c = (r / (OH * OD)) % C, n = r / (OH * OD * C);
     const FP_T *xp = x + n * xs->n + c * xs->c;
     const int64_t rm = n * sm->n + c * sm->c + od * sm->a[0] + oh * sm->a[1];
@@ -201,22 +211,29 @@ void KN(fwd_rows)(const fp__geom *g, const void *xv, const fp__strides *xs,
   }
 }
 
-/* Channels innermost: per output position, FP_MIX_TILE channels at a time,
- * taps in row-major order (the order of the per-channel definition). */
-void KN(fwd_cinner)(const fp__geom *g, const void *xv, const fp__strides *xs,
-                    const fp__mixed_out *out, int64_t dov, int cip, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2], C = g->c;
-  const int64_t pos = g->n * OD * OH * OW;
+void KN(fwd_rows)(const fp__geom *g, const void *xv, const fp__strides *xs,
+                  const fp__mixed_out *out, int64_t dov, int cip, int nt) {
   const fp__strides zero = {0, 0, {0, 0, 0}};
-  const fp__strides *sm = out->y ? &zero : out->smax, *sa = out->y ? &zero : out->savg,
-                    *sy = out->y ? out->sy : &zero;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t r = 0; r < pos; r++) {
+  KN(fwd_ctx) ctx = {g, (const FP_T *)xv, xs, out, out->y ? &zero : out->smax,
+                     out->y ? &zero : out->savg, out->y ? out->sy : &zero, dov, cip, 0, 0};
+  fp__interior_cols(g, &ctx.ow_lo, &ctx.ow_hi);
+  fp__parallel(nt, g->n * g->c * g->out[0] * g->out[1], KN(fwd_rows_chunk), &ctx);
+}
+
+/* Channels innermost: per output position, FP_MIX_TILE channels at a time,
+ * taps in row-major order (the order of the per-channel definition):
+ * (n, od, oh, ow) positions [b, e). */
+static void KN(fwd_cinner_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(fwd_ctx) *cx = (const KN(fwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *x = cx->x;
+  const fp__strides *xs = cx->xs, *sm = cx->sm, *sa = cx->sa, *sy = cx->sy;
+  const fp__mixed_out *out = cx->out;
+  const int64_t dov = cx->dov;
+  const int cip = cx->cip;
+  const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2], C = g->c;
+  (void)slot;
+  for (int64_t r = b; r < e; r++) {
     const int64_t ow = r % OW, oh = (r / OW) % OH, od = (r / (OW * OH)) % OD, n = r / (OW * OH * OD);
     const int64_t o[3] = {od, oh, ow};
     const int64_t pm = n * sm->n + od * sm->a[0] + oh * sm->a[1] + ow * sm->a[2];
@@ -258,6 +275,14 @@ void KN(fwd_cinner)(const fp__geom *g, const void *xv, const fp__strides *xs,
       }
     }
   }
+}
+
+void KN(fwd_cinner)(const fp__geom *g, const void *xv, const fp__strides *xs,
+                    const fp__mixed_out *out, int64_t dov, int cip, int nt) {
+  const fp__strides zero = {0, 0, {0, 0, 0}};
+  KN(fwd_ctx) ctx = {g, (const FP_T *)xv, xs, out, out->y ? &zero : out->smax,
+                     out->y ? &zero : out->savg, out->y ? out->sy : &zero, dov, cip, 0, 0};
+  fp__parallel(nt, g->n * g->out[0] * g->out[1] * g->out[2], KN(fwd_cinner_chunk), &ctx);
 }
 
 /* Adds v to every valid cell of the window box (b0, cnt) of one plane. */
@@ -374,19 +399,32 @@ static inline void KN(plane_bwd)(const fp__geom *g, const FP_T *xp, const fp__st
   if (da) *da += acc;
 }
 
-/* The pair: one (n, c) plane per task. */
-void KN(pair_bwd)(const fp__geom *g, const void *dmv, const fp__strides *dms, const void *dav,
-                  const fp__strides *das, const void *xv, const fp__strides *xs, void *dxv,
-                  const fp__strides *dxs, int64_t dov, int cip, int nt) {
-  const FP_T *dm = (const FP_T *)dmv, *dav_ = (const FP_T *)dav, *x = (const FP_T *)xv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t planes = g->n * g->c;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t p = 0; p < planes; p++) {
+/* What the backward chunks read (dm / dms: the pair's dymax or the
+ * blend's dy; da / das: the pair's dyavg). */
+typedef struct {
+  const fp__geom *g;
+  const FP_T *dm, *da, *x;
+  FP_T *dx;
+  const fp__strides *dms, *das, *xs, *dxs;
+  int64_t dov;
+  int cip;
+  const double *alpha;
+  int64_t alpha_step;
+  double *dalpha;
+  int64_t dalpha_step;
+} KN(bwd_ctx);
+
+/* The pair: one (n, c) plane per task, planes [b, e). */
+static void KN(pair_bwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *cx = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *dm = cx->dm, *dav_ = cx->da, *x = cx->x;
+  FP_T *dx = cx->dx;
+  const fp__strides *dms = cx->dms, *das = cx->das, *xs = cx->xs, *dxs = cx->dxs;
+  const int64_t dov = cx->dov;
+  const int cip = cx->cip;
+  (void)slot;
+  for (int64_t p = b; p < e; p++) {
     const int64_t c = p % g->c, n = p / g->c;
     KN(plane_bwd)(g, x + n * xs->n + c * xs->c, xs, dm + n * dms->n + c * dms->c, dms,
                   dav_ + n * das->n + c * das->c, das, dx + n * dxs->n + c * dxs->c, dxs, dov,
@@ -394,28 +432,42 @@ void KN(pair_bwd)(const fp__geom *g, const void *dmv, const fp__strides *dms, co
   }
 }
 
+void KN(pair_bwd)(const fp__geom *g, const void *dmv, const fp__strides *dms, const void *dav,
+                  const fp__strides *das, const void *xv, const fp__strides *xs, void *dxv,
+                  const fp__strides *dxs, int64_t dov, int cip, int nt) {
+  KN(bwd_ctx) ctx = {g, (const FP_T *)dmv, (const FP_T *)dav, (const FP_T *)xv, (FP_T *)dxv, dms,
+                     das, xs, dxs, dov, cip, NULL, 0, NULL, 0};
+  fp__parallel(nt, g->n * g->c, KN(pair_bwd_chunk), &ctx);
+}
+
 /* The blend: one channel per task (every sample of it, in order), so each
- * dalpha[c] is one thread's sum in a fixed order. */
-void KN(blend_bwd)(const fp__geom *g, const double *alpha, int64_t alpha_step, const void *dyv,
-                   const fp__strides *dys, const void *xv, const fp__strides *xs, void *dxv,
-                   const fp__strides *dxs, double *dalpha, int64_t dalpha_step, int64_t dov,
-                   int cip, int nt) {
-  const FP_T *dy = (const FP_T *)dyv, *x = (const FP_T *)xv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t C = g->c;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t c = 0; c < C; c++) {
-    const double a = alpha[c * alpha_step];
+ * dalpha[c] is one thread's sum in a fixed order: channels [b, e). */
+static void KN(blend_bwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *cx = (const KN(bwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *dy = cx->dm, *x = cx->x;
+  FP_T *dx = cx->dx;
+  const fp__strides *dys = cx->dms, *xs = cx->xs, *dxs = cx->dxs;
+  const int64_t dov = cx->dov;
+  const int cip = cx->cip;
+  (void)slot;
+  for (int64_t c = b; c < e; c++) {
+    const double a = cx->alpha[c * cx->alpha_step];
     double da = 0;
     for (int64_t n = 0; n < g->n; n++)
       KN(plane_bwd)(g, x + n * xs->n + c * xs->c, xs, dy + n * dys->n + c * dys->c, dys, NULL,
                     dys, dx + n * dxs->n + c * dxs->c, dxs, dov, cip, 1, a, &da);
-    if (dalpha) dalpha[c * dalpha_step] = da;
+    if (cx->dalpha) cx->dalpha[c * cx->dalpha_step] = da;
   }
+}
+
+void KN(blend_bwd)(const fp__geom *g, const double *alpha, int64_t alpha_step, const void *dyv,
+                   const fp__strides *dys, const void *xv, const fp__strides *xs, void *dxv,
+                   const fp__strides *dxs, double *dalpha, int64_t dalpha_step, int64_t dov,
+                   int cip, int nt) {
+  KN(bwd_ctx) ctx = {g, (const FP_T *)dyv, NULL, (const FP_T *)xv, (FP_T *)dxv, dys, NULL, xs,
+                     dxs, dov, cip, alpha, alpha_step, dalpha, dalpha_step};
+  fp__parallel(nt, g->c, KN(blend_bwd_chunk), &ctx);
 }
 
 #  undef FP_MIX_TILE

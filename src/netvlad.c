@@ -87,7 +87,7 @@ typedef struct nv_slot {
 static fp_status check_params(const fp_netvlad_params *p) {
   if (!p) return FP_ERR_NULL_POINTER;
   if (p->struct_size != sizeof(fp_netvlad_params)) return FP_ERR_STRUCT_SIZE;
-  if ((p->flags & ~FP_NETVLAD_NORMALIZE_INPUT) || p->num_threads < 0) return FP_ERR_INVALID_ARGUMENT;
+  if ((p->flags & ~FP_NETVLAD_NORMALIZE_INPUT) || fp__bad_threads(p->num_threads)) return FP_ERR_INVALID_ARGUMENT;
   if (!(p->eps >= 0) || isinf(p->eps)) return FP_ERR_INVALID_ARGUMENT;
   return FP_OK;
 }
@@ -164,10 +164,6 @@ static int ws_layout(const nv_call *c, int backward, int64_t t, size_t *total, s
   return 1;
 }
 
-static int requested_threads(const fp_netvlad_params *p) {
-  return p->num_threads > 0 ? p->num_threads : fp_default_num_threads();
-}
-
 fp_status fp_netvlad_workspace_size(const fp_netvlad_params *params, const fp_tensor *x,
                                     int64_t num_clusters, int backward, size_t *bytes) {
   nv_call c;
@@ -182,7 +178,8 @@ fp_status fp_netvlad_workspace_size(const fp_netvlad_params *params, const fp_te
   size_t off[9];
   int64_t chunk;
   nv_slot s;
-  if (!ws_layout(&c, backward != 0, requested_threads(params), bytes, off, &chunk, &s))
+  if (!ws_layout(&c, backward != 0, fp__threads_requested(params->num_threads), bytes, off, &chunk,
+                 &s))
     return FP_ERR_OVERFLOW;
   return FP_OK;
 }
@@ -304,6 +301,51 @@ static void block_floors(const nv_work *wk, int64_t s, int64_t p0, int64_t pn, d
   }
 }
 
+/* The forward's per-position passes over tasks (sample slot task / nb,
+ * position block task % nb of pb positions). */
+typedef struct nv_fwd_ctx {
+  const nv_work *wk;
+  int64_t n0, pb, nb;
+  int punit;
+} nv_fwd_ctx;
+
+/* The input norms. */
+static void norms_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_fwd_ctx *cx = (const nv_fwd_ctx *)ctx;
+  const nv_work *wk = cx->wk;
+  const nv_call *c = wk->c;
+  const fp_tensor *x = wk->x;
+  const int64_t pb = cx->pb, nb = cx->nb;
+  const int punit = cx->punit;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t s = task / nb, p0 = (task % nb) * pb;
+    const int64_t pn = c->p - p0 < pb ? c->p - p0 : pb;
+    int64_t poff[NV_PB];
+    fp__axis_offsets(&c->pos, p0, punit ? 1 : pn, poff);
+    const char *xs = (const char *)x->data + (cx->n0 + s) * x->strides[0] * (int64_t)c->el;
+    NV_DISPATCH(c->dt, norms, (const void *)xs, x->strides[1], c->d, poff, pn, punit,
+                wk->nu + s * c->p + p0);
+  }
+}
+
+/* The softmax over the clusters (blocks of NV_PB positions). */
+static void softmax_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_fwd_ctx *cx = (const nv_fwd_ctx *)ctx;
+  const nv_work *wk = cx->wk;
+  const nv_call *c = wk->c;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t s = task / c->nbp, blk = task % c->nbp, p0 = blk * NV_PB;
+    const int64_t pn = c->p - p0 < NV_PB ? c->p - p0 : NV_PB;
+    double m[NV_PB], mx[NV_PB], sum[NV_PB];
+    block_floors(wk, s, p0, pn, m);
+    char *l = wk->l1 + (s * c->k * c->p + p0) * (int64_t)c->el;
+    NV_DISPATCH(c->dt, softmax, (void *)l, c->p, c->k, wk->b->data, wk->b->strides[0], m, pn,
+                wk->spart + (s * c->nbp + blk) * c->k, mx, sum);
+  }
+}
+
 static void forward_chunk(const nv_work *wk, int64_t n0, int64_t ns, const fp__mat *vm) {
   const nv_call *c = wk->c;
   const fp_tensor *x = wk->x;
@@ -311,22 +353,17 @@ static void forward_chunk(const nv_work *wk, int64_t n0, int64_t ns, const fp__m
   const int64_t tasks = ns * c->nbp;
   const int punit = c->pos.n == 1 && c->pos.str[0] == 1;
   int nt = fp__threads(wk->nt, ns * c->p * (c->d + 1), tasks);
+  nv_fwd_ctx ctx;
+  ctx.wk = wk;
+  ctx.n0 = n0;
+  ctx.punit = punit;
   if (norm) {
     /* unit-stride positions: long blocks, so that every channel row is read
      * as one long stream (the norms are per position, any split gives the
      * same values) */
-    const int64_t pb = punit ? NV_NORM_PB : NV_PB, nb = (c->p + pb - 1) / pb;
-    const int64_t ntasks = ns * nb;
-    FP__SP_PARALLEL_FOR(nt)
-    for (int64_t task = 0; task < ntasks; task++) {
-      const int64_t s = task / nb, p0 = (task % nb) * pb;
-      const int64_t pn = c->p - p0 < pb ? c->p - p0 : pb;
-      int64_t poff[NV_PB];
-      fp__axis_offsets(&c->pos, p0, punit ? 1 : pn, poff);
-      const char *xs = (const char *)x->data + (n0 + s) * x->strides[0] * (int64_t)c->el;
-      NV_DISPATCH(c->dt, norms, (const void *)xs, x->strides[1], c->d, poff, pn, punit,
-                  wk->nu + s * c->p + p0);
-    }
+    ctx.pb = punit ? NV_NORM_PB : NV_PB;
+    ctx.nb = (c->p + ctx.pb - 1) / ctx.pb;
+    fp__parallel(nt, ns * ctx.nb, norms_chunk, &ctx);
   }
   /* T = W X */
   fp__gemm g;
@@ -342,16 +379,7 @@ static void forward_chunk(const nv_work *wk, int64_t n0, int64_t ns, const fp__m
   fp__gemm_run(c->dt, &g, wk->pack, fp__threads(wk->nt, fp__gemm_work(&g), tasks * 64));
   /* softmax over the clusters, position block by block */
   nt = fp__threads(wk->nt, ns * c->p * c->k * 16, tasks);
-  FP__SP_PARALLEL_FOR(nt)
-  for (int64_t task = 0; task < tasks; task++) {
-    const int64_t s = task / c->nbp, blk = task % c->nbp, p0 = blk * NV_PB;
-    const int64_t pn = c->p - p0 < NV_PB ? c->p - p0 : NV_PB;
-    double m[NV_PB], mx[NV_PB], sum[NV_PB];
-    block_floors(wk, s, p0, pn, m);
-    char *l = wk->l1 + (s * c->k * c->p + p0) * (int64_t)c->el;
-    NV_DISPATCH(c->dt, softmax, (void *)l, c->p, c->k, wk->b->data, wk->b->strides[0], m, pn,
-                wk->spart + (s * c->nbp + blk) * c->k, mx, sum);
-  }
+  fp__parallel(nt, tasks, softmax_chunk, &ctx);
   /* V = Ah X^T */
   memset(&g, 0, sizeof(g));
   g.m = c->k;
@@ -368,16 +396,24 @@ static void forward_chunk(const nv_work *wk, int64_t n0, int64_t ns, const fp__m
 /* kvec layout per slot: [0, K) s_k, [K, 2K) rho_k, [2K, 3K) r_k,
  * [3K, 4K) ||U_k||^2, [4K, 5K) <U_k, G_k>. */
 
-/* The VLAD rows: subtract (A 1) C, intra-normalise; ||U_k||^2 (and, with
- * grad, <U_k, G_k>) per row. */
-static void vlad_rows(const nv_work *wk, int64_t n0, int64_t ns, const fp__mat *vm,
-                      const fp_tensor *grad) {
+typedef struct nv_rows_ctx {
+  const nv_work *wk;
+  int64_t n0;
+  const fp__mat *vm;
+  const fp_tensor *grad;
+} nv_rows_ctx;
+
+/* Rows over tasks (sample slot task / K, cluster task % K). */
+static void vlad_rows_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_rows_ctx *cx = (const nv_rows_ctx *)ctx;
+  const nv_work *wk = cx->wk;
   const nv_call *c = wk->c;
-  const int64_t tasks = ns * c->k;
-  const int nt = fp__threads(wk->nt, ns * c->features * 4, tasks);
+  const int64_t n0 = cx->n0;
+  const fp__mat *vm = cx->vm;
+  const fp_tensor *grad = cx->grad;
   const double eps = wk->prm->eps;
-  FP__SP_PARALLEL_FOR(nt)
-  for (int64_t task = 0; task < tasks; task++) {
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
     const int64_t s = task / c->k, k = task % c->k;
     double *kv = wk->kvec + s * 5 * c->k;
     double sk = 0;
@@ -398,6 +434,41 @@ static void vlad_rows(const nv_work *wk, int64_t n0, int64_t ns, const fp__mat *
   }
 }
 
+/* The VLAD rows: subtract (A 1) C, intra-normalise; ||U_k||^2 (and, with
+ * grad, <U_k, G_k>) per row. */
+static void vlad_rows(const nv_work *wk, int64_t n0, int64_t ns, const fp__mat *vm,
+                      const fp_tensor *grad) {
+  const nv_call *c = wk->c;
+  const int64_t tasks = ns * c->k;
+  const int nt = fp__threads(wk->nt, ns * c->features * 4, tasks);
+  nv_rows_ctx ctx;
+  ctx.wk = wk;
+  ctx.n0 = n0;
+  ctx.vm = vm;
+  ctx.grad = grad;
+  fp__parallel(nt, tasks, vlad_rows_chunk, &ctx);
+}
+
+/* The global normalisation over tasks (sample slot task / K, cluster
+ * task % K) of the rows of ctx, an nv_rows_ctx. */
+static void global_scale_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_rows_ctx *cx = (const nv_rows_ctx *)ctx;
+  const nv_work *wk = cx->wk;
+  const nv_call *c = wk->c;
+  const fp__mat *vm = cx->vm;
+  const double eps = wk->prm->eps;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t s = task / c->k, k = task % c->k;
+    const double *uu = wk->kvec + s * 5 * c->k + 3 * c->k;
+    double ss = 0;
+    for (int64_t j = 0; j < c->k; j++) ss += uu[j];
+    const double den = fp__norm_floor(sqrt(ss), eps);
+    char *row = (char *)vm->data + (s * vm->bs + k * vm->r.str[0]) * (int64_t)c->el;
+    NV_DISPATCH(c->dt, scale_row, (void *)row, vm->c.str[0], c->d, 1.0 / den);
+  }
+}
+
 /* Forward of samples n0 .. n0+ns (slots 0 .. ns-1) into out. */
 static void forward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp_tensor *out) {
   const nv_call *c = wk->c;
@@ -410,38 +481,34 @@ static void forward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp_
   vlad_rows(wk, n0, ns, &vm, NULL);
   const int64_t tasks = ns * c->k;
   const int nt = fp__threads(wk->nt, ns * c->features, tasks);
-  const double eps = wk->prm->eps;
-  FP__SP_PARALLEL_FOR(nt)
-  for (int64_t task = 0; task < tasks; task++) {
-    const int64_t s = task / c->k, k = task % c->k;
-    const double *uu = wk->kvec + s * 5 * c->k + 3 * c->k;
-    double ss = 0;
-    for (int64_t j = 0; j < c->k; j++) ss += uu[j];
-    const double den = fp__norm_floor(sqrt(ss), eps);
-    char *row = (char *)vm.data + (s * vm.bs + k * vm.r.str[0]) * (int64_t)c->el;
-    NV_DISPATCH(c->dt, scale_row, (void *)row, vm.c.str[0], c->d, 1.0 / den);
-  }
+  nv_rows_ctx ctx;
+  ctx.wk = wk;
+  ctx.n0 = n0;
+  ctx.vm = &vm;
+  ctx.grad = NULL;
+  fp__parallel(nt, tasks, global_scale_chunk, &ctx);
 }
 
-/* Backward of samples n0 .. n0+ns (slots 0 .. ns-1): dx (when not NULL),
- * and in each slot what the parameter gradients need: dV (v), the partial
- * sums of dL (dbpart), s_k (kvec) and, with want_dw, the sample's dW (dw). */
-static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp_tensor *grad_out,
-                             fp_tensor *dx, int want_dw) {
+/* The backward's element-wise passes of the samples n0 .. (slots 0 ..). */
+typedef struct nv_bwd_ctx {
+  const nv_work *wk;
+  int64_t n0;
+  const fp_tensor *grad_out, *dx;
+  const fp__axis *dxpos;
+  int units;
+} nv_bwd_ctx;
+
+/* dV of tasks [begin, end) (sample slot task / K, cluster task % K). */
+static void dv_rows_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_bwd_ctx *cx = (const nv_bwd_ctx *)ctx;
+  const nv_work *wk = cx->wk;
   const nv_call *c = wk->c;
-  const fp_tensor *x = wk->x;
   const size_t el = c->el;
   const double eps = wk->prm->eps;
-  const int norm = (wk->prm->flags & FP_NETVLAD_NORMALIZE_INPUT) != 0;
-  const fp__mat vm = scratch(wk->v, c->k, c->d);
-  forward_chunk(wk, n0, ns, &vm);
-  vlad_rows(wk, n0, ns, &vm, grad_out);
-
-  /* dV, row by row, in place of U; r_k = <dV_k, c_k> */
-  int64_t tasks = ns * c->k;
-  int nt = fp__threads(wk->nt, ns * c->features * 6, tasks);
-  FP__SP_PARALLEL_FOR(nt)
-  for (int64_t task = 0; task < tasks; task++) {
+  const int64_t n0 = cx->n0;
+  const fp_tensor *grad_out = cx->grad_out;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
     const int64_t s = task / c->k, k = task % c->k;
     double *kv = wk->kvec + s * 5 * c->k;
     double uu = 0, ug = 0;
@@ -466,6 +533,80 @@ static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp
                                   grad_out->strides[1], c->d, cg1, cg2, kv[c->k + k], eps,
                                   (const void *)cen, wk->cen->strides[1]);
   }
+}
+
+/* The softmax backward of tasks [begin, end) (sample slot task / nbp,
+ * position block task % nbp). */
+static void softmax_bwd_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_bwd_ctx *cx = (const nv_bwd_ctx *)ctx;
+  const nv_work *wk = cx->wk;
+  const nv_call *c = wk->c;
+  const size_t el = c->el;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t s = task / c->nbp, blk = task % c->nbp, p0 = blk * NV_PB;
+    const int64_t pn = c->p - p0 < NV_PB ? c->p - p0 : NV_PB;
+    double m[NV_PB], sig[NV_PB];
+    block_floors(wk, s, p0, pn, m);
+    const char *ah = wk->l1 + (s * c->k * c->p + p0) * (int64_t)el;
+    char *gl = wk->l2 + (s * c->k * c->p + p0) * (int64_t)el;
+    NV_DISPATCH(c->dt, softmax_bwd, (const void *)ah, (void *)gl, c->p, c->k,
+                wk->kvec + s * 5 * c->k + 2 * c->k, m, pn, wk->dbpart + (s * c->nbp + blk) * c->k,
+                sig);
+  }
+}
+
+/* The input normalisation's backward of tasks [begin, end) (sample slot
+ * task / nbp, position block task % nbp). */
+static void norm_bwd_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_bwd_ctx *cx = (const nv_bwd_ctx *)ctx;
+  const nv_work *wk = cx->wk;
+  const nv_call *c = wk->c;
+  const size_t el = c->el;
+  const double eps = wk->prm->eps;
+  const int64_t n0 = cx->n0;
+  const fp_tensor *x = wk->x, *dx = cx->dx;
+  const fp__axis *dxpos = cx->dxpos;
+  const int units = cx->units;
+  (void)slot;
+  for (int64_t task = begin; task < end; task++) {
+    const int64_t s = task / c->nbp, p0 = (task % c->nbp) * NV_PB;
+    const int64_t pn = c->p - p0 < NV_PB ? c->p - p0 : NV_PB;
+    int64_t xoff[NV_PB], qoff[NV_PB];
+    double dot[NV_PB];
+    fp__axis_offsets(&c->pos, p0, pn, xoff);
+    fp__axis_offsets(dxpos, p0, pn, qoff);
+    const char *xs = (const char *)x->data + (n0 + s) * x->strides[0] * (int64_t)el;
+    char *qs = (char *)dx->data + (n0 + s) * dx->strides[0] * (int64_t)el;
+    NV_DISPATCH(c->dt, norm_bwd, (const void *)xs, x->strides[1], xoff, (void *)qs,
+                dx->strides[1], qoff, units, c->d, pn, wk->nu + s * c->p + p0, eps, dot);
+  }
+}
+
+/* Backward of samples n0 .. n0+ns (slots 0 .. ns-1): dx (when not NULL),
+ * and in each slot what the parameter gradients need: dV (v), the partial
+ * sums of dL (dbpart), s_k (kvec) and, with want_dw, the sample's dW (dw). */
+static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp_tensor *grad_out,
+                             fp_tensor *dx, int want_dw) {
+  const nv_call *c = wk->c;
+  const fp_tensor *x = wk->x;
+  const size_t el = c->el;
+  const int norm = (wk->prm->flags & FP_NETVLAD_NORMALIZE_INPUT) != 0;
+  const fp__mat vm = scratch(wk->v, c->k, c->d);
+  forward_chunk(wk, n0, ns, &vm);
+  vlad_rows(wk, n0, ns, &vm, grad_out);
+
+  /* dV, row by row, in place of U; r_k = <dV_k, c_k> */
+  int64_t tasks = ns * c->k;
+  int nt = fp__threads(wk->nt, ns * c->features * 6, tasks);
+  nv_bwd_ctx ctx;
+  ctx.wk = wk;
+  ctx.n0 = n0;
+  ctx.grad_out = grad_out;
+  ctx.dx = dx;
+  ctx.dxpos = NULL;
+  ctx.units = 0;
+  fp__parallel(nt, tasks, dv_rows_chunk, &ctx);
   /* dA' = dV X, into l2 */
   fp__gemm g;
   memset(&g, 0, sizeof(g));
@@ -481,18 +622,7 @@ static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp
   /* back through the softmax: l2 = dL / m, dbpart */
   tasks = ns * c->nbp;
   nt = fp__threads(wk->nt, ns * c->p * c->k * 8, tasks);
-  FP__SP_PARALLEL_FOR(nt)
-  for (int64_t task = 0; task < tasks; task++) {
-    const int64_t s = task / c->nbp, blk = task % c->nbp, p0 = blk * NV_PB;
-    const int64_t pn = c->p - p0 < NV_PB ? c->p - p0 : NV_PB;
-    double m[NV_PB], sig[NV_PB];
-    block_floors(wk, s, p0, pn, m);
-    const char *ah = wk->l1 + (s * c->k * c->p + p0) * (int64_t)el;
-    char *gl = wk->l2 + (s * c->k * c->p + p0) * (int64_t)el;
-    NV_DISPATCH(c->dt, softmax_bwd, (const void *)ah, (void *)gl, c->p, c->k,
-                wk->kvec + s * 5 * c->k + 2 * c->k, m, pn, wk->dbpart + (s * c->nbp + blk) * c->k,
-                sig);
-  }
+  fp__parallel(nt, tasks, softmax_bwd_chunk, &ctx);
   /* the samples' dW = dLh X^T, each into its slot */
   if (want_dw) {
     memset(&g, 0, sizeof(g));
@@ -527,32 +657,26 @@ static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp
   const int units = c->pos.n == 1 && c->pos.str[0] == 1 && dxpos.n == 1 && dxpos.str[0] == 1;
   tasks = ns * c->nbp;
   nt = fp__threads(wk->nt, ns * c->p * c->d * 4, tasks);
-  FP__SP_PARALLEL_FOR(nt)
-  for (int64_t task = 0; task < tasks; task++) {
-    const int64_t s = task / c->nbp, p0 = (task % c->nbp) * NV_PB;
-    const int64_t pn = c->p - p0 < NV_PB ? c->p - p0 : NV_PB;
-    int64_t xoff[NV_PB], qoff[NV_PB];
-    double dot[NV_PB];
-    fp__axis_offsets(&c->pos, p0, pn, xoff);
-    fp__axis_offsets(&dxpos, p0, pn, qoff);
-    const char *xs = (const char *)x->data + (n0 + s) * x->strides[0] * (int64_t)el;
-    char *qs = (char *)dx->data + (n0 + s) * dx->strides[0] * (int64_t)el;
-    NV_DISPATCH(c->dt, norm_bwd, (const void *)xs, x->strides[1], xoff, (void *)qs,
-                dx->strides[1], qoff, units, c->d, pn, wk->nu + s * c->p + p0, eps, dot);
-  }
+  ctx.dxpos = &dxpos;
+  ctx.units = units;
+  fp__parallel(nt, tasks, norm_bwd_chunk, &ctx);
 }
 
-/* The parameter gradients of samples n0 .. n0+ns (slots 0 .. ns-1) added to
- * dweight, dbias and dcentroids one sample at a time, in sample order (the
- * first sample of the call assigns): the sums do not depend on how samples
- * were grouped or threaded. */
-static void reduce_params(const nv_work *wk, int64_t n0, int64_t ns, fp_tensor *dw, fp_tensor *db,
-                          fp_tensor *dc, int t) {
+typedef struct nv_reduce_ctx {
+  const nv_work *wk;
+  int64_t n0, ns;
+  fp_tensor *dw, *db, *dc;
+} nv_reduce_ctx;
+
+/* Clusters [begin, end): row k of each gradient, over the samples in order. */
+static void reduce_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_reduce_ctx *cx = (const nv_reduce_ctx *)ctx;
+  const nv_work *wk = cx->wk;
   const nv_call *c = wk->c;
-  const int64_t el = (int64_t)c->el;
-  const int nt = fp__threads(t, ns * c->features * 3, c->k);
-  FP__SP_PARALLEL_FOR(nt)
-  for (int64_t k = 0; k < c->k; k++) {
+  const int64_t el = (int64_t)c->el, n0 = cx->n0, ns = cx->ns;
+  fp_tensor *dw = cx->dw, *db = cx->db, *dc = cx->dc;
+  (void)slot;
+  for (int64_t k = begin; k < end; k++) {
     for (int64_t s = 0; s < ns; s++) {
       const int first = n0 == 0 && s == 0;
       const double sk = wk->kvec[s * 5 * c->k + k];
@@ -596,8 +720,26 @@ static void reduce_params(const nv_work *wk, int64_t n0, int64_t ns, fp_tensor *
   }
 }
 
-/* Threads that each take whole samples (one parallel region, no barrier
- * inside): when there are at least two samples to share and enough work;
+/* The parameter gradients of samples n0 .. n0+ns (slots 0 .. ns-1) added to
+ * dweight, dbias and dcentroids one sample at a time, in sample order (the
+ * first sample of the call assigns): the sums do not depend on how samples
+ * were grouped or threaded. */
+static void reduce_params(const nv_work *wk, int64_t n0, int64_t ns, fp_tensor *dw, fp_tensor *db,
+                          fp_tensor *dc, int t) {
+  const nv_call *c = wk->c;
+  const int nt = fp__threads(t, ns * c->features * 3, c->k);
+  nv_reduce_ctx ctx;
+  ctx.wk = wk;
+  ctx.n0 = n0;
+  ctx.ns = ns;
+  ctx.dw = dw;
+  ctx.db = db;
+  ctx.dc = dc;
+  fp__parallel(nt, c->k, reduce_chunk, &ctx);
+}
+
+/* Threads that each take whole samples (one fp__parallel call over the
+ * samples): when there are at least two samples to share and enough work;
  * otherwise 1, and the phases share each sample's work instead.  Both ways
  * every sample is computed the same, bit for bit. */
 static int sample_threads(int64_t t, int64_t samples, int64_t work) {
@@ -630,6 +772,31 @@ static void init_work(nv_work *wk, const nv_call *c, const fp_netvlad_params *pa
 /* Multiply-adds of one sample's forward. */
 static int64_t sample_work(const nv_call *c) { return 2 * c->k * c->d * (c->p + 1) + c->k * c->p * 16; }
 
+typedef struct nv_samples_ctx {
+  const nv_work *wk;
+  int64_t n0;
+  const fp_tensor *out, *grad_out;
+  fp_tensor *dx;
+  int want_dw;
+} nv_samples_ctx;
+
+/* Forward of whole samples [begin, end), in the scratch of slot `slot`. */
+static void fwd_samples_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_samples_ctx *cx = (const nv_samples_ctx *)ctx;
+  const nv_work mine = slot_work(cx->wk, slot);
+  for (int64_t n = begin; n < end; n++) forward_samples(&mine, n, 1, cx->out);
+}
+
+/* Backward of the samples n0 + [begin, end), sample i in slot i. */
+static void bwd_samples_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
+  const nv_samples_ctx *cx = (const nv_samples_ctx *)ctx;
+  (void)slot;
+  for (int64_t i = begin; i < end; i++) {
+    const nv_work mine = slot_work(cx->wk, i);
+    backward_samples(&mine, cx->n0 + i, 1, cx->grad_out, cx->dx, cx->want_dw);
+  }
+}
+
 fp_status fp_netvlad_forward(const fp_netvlad_params *params, const fp_tensor *x,
                              const fp_tensor *weight, const fp_tensor *bias,
                              const fp_tensor *centroids, fp_tensor *out, void *workspace,
@@ -655,7 +822,8 @@ fp_status fp_netvlad_forward(const fp_netvlad_params *params, const fp_tensor *x
   nv_slot sl;
   size_t ws_bytes = workspace_size;
   char *ws = fp__ws_align(workspace, &ws_bytes);
-  const int64_t t = ws_threads(&c, 0, requested_threads(params), ws_bytes, off, &chunk, &sl);
+  const int64_t t =
+      ws_threads(&c, 0, fp__threads_requested(params->num_threads), ws_bytes, off, &chunk, &sl);
   if (t < 1) return FP_ERR_SHAPE_MISMATCH;
   const fp_tensor *all[5] = {x, weight, bias, centroids, out};
   for (int i = 0; i < 5; i++)
@@ -665,16 +833,11 @@ fp_status fp_netvlad_forward(const fp_netvlad_params *params, const fp_tensor *x
   init_work(&wk, &c, params, x, weight, bias, centroids, ws, off, t);
   const int st_ = sample_threads(t < c.n ? t : c.n, c.n, c.n * sample_work(&c));
   if (st_ > 1) {
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel num_threads(st_)
-#endif
-    {
-      const nv_work mine = slot_work(&wk, FP_TID());
-#ifdef FP_WITH_OPENMP
-#  pragma omp for schedule(dynamic, 1)
-#endif
-      for (int64_t n = 0; n < c.n; n++) forward_samples(&mine, n, 1, out);
-    }
+    nv_samples_ctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.wk = &wk;
+    ctx.out = out;
+    fp__parallel(st_, c.n, fwd_samples_chunk, &ctx);
     return FP_OK;
   }
   for (int64_t n0 = 0; n0 < c.n; n0 += chunk)
@@ -729,7 +892,8 @@ fp_status fp_netvlad_backward(const fp_netvlad_params *params, const fp_tensor *
   nv_slot sl;
   size_t ws_bytes = workspace_size;
   char *ws = fp__ws_align(workspace, &ws_bytes);
-  const int64_t t = ws_threads(&c, 1, requested_threads(params), ws_bytes, off, &chunk, &sl);
+  const int64_t t =
+      ws_threads(&c, 1, fp__threads_requested(params->num_threads), ws_bytes, off, &chunk, &sl);
   if (t < 1) return FP_ERR_SHAPE_MISMATCH;
   for (int i = 0; i < 5; i++)
     if (ws_overlaps(workspace, workspace_size, ins[i])) return FP_ERR_ALIASING;
@@ -743,13 +907,14 @@ fp_status fp_netvlad_backward(const fp_netvlad_params *params, const fp_tensor *
     const int st_ = sample_threads(ns, ns, ns * 3 * sample_work(&c));
     if (st_ > 1) {
       /* one sample per slot, the slots shared out to the threads */
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(st_) schedule(static)
-#endif
-      for (int64_t i = 0; i < ns; i++) {
-        const nv_work mine = slot_work(&wk, i);
-        backward_samples(&mine, n0 + i, 1, grad_out, dx, dweight != NULL);
-      }
+      nv_samples_ctx ctx;
+      memset(&ctx, 0, sizeof(ctx));
+      ctx.wk = &wk;
+      ctx.n0 = n0;
+      ctx.grad_out = grad_out;
+      ctx.dx = dx;
+      ctx.want_dw = dweight != NULL;
+      fp__parallel(st_, ns, bwd_samples_chunk, &ctx);
     } else {
       backward_samples(&wk, n0, ns, grad_out, dx, dweight != NULL);
     }

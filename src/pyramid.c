@@ -105,7 +105,7 @@ static const struct {
 static fp_status check_params(const fp_pool_params *params) {
   if (!params) return FP_ERR_NULL_POINTER;
   if (params->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
-  if (params->rank != 2 || params->flags != 0 || params->num_threads < 0)
+  if (params->rank != 2 || params->flags != 0 || fp__bad_threads(params->num_threads))
     return FP_ERR_INVALID_ARGUMENT;
   return FP_OK;
 }

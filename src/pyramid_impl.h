@@ -204,35 +204,53 @@ static void KN(fwd_task)(const fp__yspp_plan *P, const FP_T *xn,
   }
 }
 
-void KN(fwd)(const fp__yspp_plan *P, const void *xv, const fp__strides *xs, void *yv,
-             const fp__strides *ys, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_T *y = (FP_T *)yv;
-  const int64_t blocks = (P->c + P->cb - 1) / P->cb, tasks = P->n * blocks;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t t = 0; t < tasks; t++) {
+typedef struct {
+  const fp__yspp_plan *P;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+  int64_t blocks;
+} KN(fwd_ctx);
+
+/* Tasks [b, e): (sample, channel block) pairs. */
+static void KN(fwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(fwd_ctx) *cx = (const KN(fwd_ctx) *)ctx;
+  const fp__yspp_plan *P = cx->P;
+  const fp__strides *xs = cx->xs, *ys = cx->ys;
+  const int64_t blocks = cx->blocks;
+  (void)slot;
+  for (int64_t t = b; t < e; t++) {
     const int64_t n = t / blocks, cb0 = (t % blocks) * P->cb;
     const int64_t ncb = cb0 + P->cb <= P->c ? P->cb : P->c - cb0;
-    KN(fwd_task)(P, x + n * xs->n, xs, y + n * ys->n, ys, cb0, ncb);
+    KN(fwd_task)(P, cx->x + n * xs->n, xs, cx->y + n * ys->n, ys, cb0, ncb);
   }
 }
 
-/* Copy of the x block of y (the fallback path's share of the work). */
-void KN(copy_block)(const fp__yspp_plan *P, const void *xv, const fp__strides *xs, void *yv,
-                    const fp__strides *ys, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_T *y = (FP_T *)yv;
-  const int64_t planes = P->n * P->c;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t pl = 0; pl < planes; pl++) {
+void KN(fwd)(const fp__yspp_plan *P, const void *xv, const fp__strides *xs, void *yv,
+             const fp__strides *ys, int nt) {
+  const int64_t blocks = (P->c + P->cb - 1) / P->cb, tasks = P->n * blocks;
+  KN(fwd_ctx) ctx = {P, (const FP_T *)xv, xs, (FP_T *)yv, ys, blocks};
+  fp__parallel(nt, tasks, KN(fwd_chunk), &ctx);
+}
+
+typedef struct {
+  const fp__yspp_plan *P;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+} KN(copy_ctx);
+
+/* Planes [b, e) of the copy. */
+static void KN(copy_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(copy_ctx) *cx = (const KN(copy_ctx) *)ctx;
+  const fp__yspp_plan *P = cx->P;
+  const FP_T *x = cx->x;
+  FP_T *y = cx->y;
+  const fp__strides *xs = cx->xs, *ys = cx->ys;
+  (void)slot;
+  for (int64_t pl = b; pl < e; pl++) {
     const int64_t n = pl / P->c, c = pl % P->c;
     const FP_T *xp = x + n * xs->n + c * xs->c;
     for (int s = 0; s < P->nslots; s++) {
@@ -243,6 +261,13 @@ void KN(copy_block)(const fp__yspp_plan *P, const void *xv, const fp__strides *x
           yp[h * ys->a[1] + w * ys->a[2]] = xp[h * xs->a[1] + w * xs->a[2]];
     }
   }
+}
+
+/* Copy of the x block of y (the fallback path's share of the work). */
+void KN(copy_block)(const fp__yspp_plan *P, const void *xv, const fp__strides *xs, void *yv,
+                    const fp__strides *ys, int nt) {
+  KN(copy_ctx) ctx = {P, (const FP_T *)xv, xs, (FP_T *)yv, ys};
+  fp__parallel(nt, P->n * P->c, KN(copy_chunk), &ctx);
 }
 
 #if FP_IS_FLOAT
@@ -420,38 +445,48 @@ static void KN(bwd_task)(const fp__yspp_plan *P, const FP_T *xn,
   }
 }
 
-void KN(bwd)(const fp__yspp_plan *P, const void *xv, const fp__strides *xs, const void *dyv,
-             const fp__strides *dys, void *dxv, const fp__strides *dxs, int nt) {
-  const FP_T *x = (const FP_T *)xv, *dy = (const FP_T *)dyv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t blocks = (P->c + P->cb - 1) / P->cb, tasks = P->n * blocks;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t t = 0; t < tasks; t++) {
+typedef struct {
+  const fp__yspp_plan *P;
+  const FP_T *x, *dy;
+  FP_T *dx;
+  const fp__strides *xs, *dys, *dxs;
+  int64_t blocks;
+} KN(bwd_ctx);
+
+/* Tasks [b, e): (sample, channel block) pairs; a task alone writes its
+ * channels of dx. */
+static void KN(bwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *cx = (const KN(bwd_ctx) *)ctx;
+  const fp__yspp_plan *P = cx->P;
+  const fp__strides *xs = cx->xs, *dys = cx->dys, *dxs = cx->dxs;
+  const int64_t blocks = cx->blocks;
+  (void)slot;
+  for (int64_t t = b; t < e; t++) {
     const int64_t n = t / blocks, cb0 = (t % blocks) * P->cb;
     const int64_t ncb = cb0 + P->cb <= P->c ? P->cb : P->c - cb0;
-    KN(bwd_task)(P, x + n * xs->n, xs, dy + n * dys->n, dys, dx + n * dxs->n, dxs, cb0, ncb);
+    KN(bwd_task)(P, cx->x + n * xs->n, xs, cx->dy + n * dys->n, dys, cx->dx + n * dxs->n, dxs,
+                 cb0, ncb);
   }
 }
 
-/* Fallback backward for geometries whose tiles do not fit the scratch: each
- * output's window scanned with the max-pooling scan. */
-void KN(bwd_direct)(const fp__yspp_plan *P, const void *xv, const fp__strides *xs,
-                    const void *dyv, const fp__strides *dys, void *dxv, const fp__strides *dxs,
-                    int nt) {
-  const FP_T *x = (const FP_T *)xv, *dy = (const FP_T *)dyv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t planes = P->n * P->c, H = P->h, W = P->w;
+void KN(bwd)(const fp__yspp_plan *P, const void *xv, const fp__strides *xs, const void *dyv,
+             const fp__strides *dys, void *dxv, const fp__strides *dxs, int nt) {
+  const int64_t blocks = (P->c + P->cb - 1) / P->cb, tasks = P->n * blocks;
+  KN(bwd_ctx) ctx = {P, (const FP_T *)xv, (const FP_T *)dyv, (FP_T *)dxv, xs, dys, dxs, blocks};
+  fp__parallel(nt, tasks, KN(bwd_chunk), &ctx);
+}
+
+/* Planes [b, e) of bwd_direct (its ctx's blocks unused). */
+static void KN(bwd_direct_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(bwd_ctx) *cx = (const KN(bwd_ctx) *)ctx;
+  const fp__yspp_plan *P = cx->P;
+  const FP_T *x = cx->x, *dy = cx->dy;
+  FP_T *dx = cx->dx;
+  const fp__strides *xs = cx->xs, *dys = cx->dys, *dxs = cx->dxs;
+  const int64_t H = P->h, W = P->w;
   const int64_t unit[3] = {1, 1, 1};
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t pl = 0; pl < planes; pl++) {
+  (void)slot;
+  for (int64_t pl = b; pl < e; pl++) {
     const int64_t n = pl / P->c, c = pl % P->c;
     const FP_T *xp = x + n * xs->n + c * xs->c;
     const FP_T *dyn = dy + n * dys->n;
@@ -477,20 +512,37 @@ void KN(bwd_direct)(const fp__yspp_plan *P, const void *xv, const fp__strides *x
   }
 }
 
+/* Fallback backward for geometries whose tiles do not fit the scratch: each
+ * output's window scanned with the max-pooling scan. */
+void KN(bwd_direct)(const fp__yspp_plan *P, const void *xv, const fp__strides *xs,
+                    const void *dyv, const fp__strides *dys, void *dxv, const fp__strides *dxs,
+                    int nt) {
+  KN(bwd_ctx) ctx = {P, (const FP_T *)xv, (const FP_T *)dyv, (FP_T *)dxv, xs, dys, dxs, 0};
+  fp__parallel(nt, P->n * P->c, KN(bwd_direct_chunk), &ctx);
+}
+
 /* ---- spatial pyramid backward: one (n, c) plane per task ---- */
 
-void SN(bwd)(const fp__spp_plan *S, const void *dyv, const fp__strides2 *dys, const void *xv,
-             const fp__strides *xs, void *dxv, const fp__strides *dxs, int nt) {
-  const FP_T *dy = (const FP_T *)dyv, *x = (const FP_T *)xv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t planes = S->n * S->c, C = S->c, H = S->h, W = S->w;
+typedef struct {
+  const fp__spp_plan *S;
+  const FP_T *dy, *x;
+  FP_T *dx;
+  const fp__strides2 *dys;
+  const fp__strides *xs, *dxs;
+} SN(bwd_ctx);
+
+/* Planes [b, e). */
+static void SN(bwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const SN(bwd_ctx) *cx = (const SN(bwd_ctx) *)ctx;
+  const fp__spp_plan *S = cx->S;
+  const FP_T *dy = cx->dy, *x = cx->x;
+  FP_T *dx = cx->dx;
+  const fp__strides2 *dys = cx->dys;
+  const fp__strides *xs = cx->xs, *dxs = cx->dxs;
+  const int64_t C = S->c, H = S->h, W = S->w;
   const int64_t unit[3] = {1, 1, 1};
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t pl = 0; pl < planes; pl++) {
+  (void)slot;
+  for (int64_t pl = b; pl < e; pl++) {
     const int64_t n = pl / C, c = pl % C;
     FP_T *dxp = dx + n * dxs->n + c * dxs->c;
     const FP_T *xp = x ? x + n * xs->n + c * xs->c : NULL;
@@ -531,6 +583,12 @@ void SN(bwd)(const fp__spp_plan *S, const void *dyv, const fp__strides2 *dys, co
       off += C * l * l;
     }
   }
+}
+
+void SN(bwd)(const fp__spp_plan *S, const void *dyv, const fp__strides2 *dys, const void *xv,
+             const fp__strides *xs, void *dxv, const fp__strides *dxs, int nt) {
+  SN(bwd_ctx) ctx = {S, (const FP_T *)dyv, (const FP_T *)xv, (FP_T *)dxv, dys, xs, dxs};
+  fp__parallel(nt, S->n * S->c, SN(bwd_chunk), &ctx);
 }
 #endif /* FP_IS_FLOAT */
 

@@ -4,6 +4,7 @@
 #include "fp_internal.h"
 
 #include <float.h>
+#include <stdatomic.h>
 
 /* SplitMix64's output function F (fastpool.h): a bijection of 64-bit words. */
 static inline uint64_t fp__splitmix(uint64_t z) {

@@ -12,16 +12,23 @@
 #  define FP_ST_TILE 32
 #  define FP_ST_TAPS 32
 
-int KN(bad)(const fp__geom *g, const void *xv, const fp__strides *xs, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  const int64_t planes = g->n * g->c;
+typedef struct {
+  const fp__geom *g;
+  const FP_T *x;
+  const fp__strides *xs;
+  _Atomic int bad;
+} KN(bad_ctx);
+
+/* Planes [begin, end); a chunk that starts once a bad value is known stops. */
+static void KN(bad_chunk)(void *ctx, int64_t begin, int64_t end, int slot) {
+  KN(bad_ctx) *cx = (KN(bad_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *x = cx->x;
+  const fp__strides *xs = cx->xs;
+  (void)slot;
+  if (atomic_load_explicit(&cx->bad, memory_order_relaxed)) return;
   int bad = 0;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(| : bad)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t p = 0; p < planes; p++) {
+  for (int64_t p = begin; p < end; p++) {
     const FP_T *xp = x + (p / g->c) * xs->n + (p % g->c) * xs->c;
     int b = 0;
     for (int64_t d = 0; d < g->in[0]; d++)
@@ -34,7 +41,13 @@ int KN(bad)(const fp__geom *g, const void *xv, const fp__strides *xs, int nt) {
       }
     bad |= b;
   }
-  return bad;
+  if (bad) atomic_store_explicit(&cx->bad, 1, memory_order_relaxed);
+}
+
+int KN(bad)(const fp__geom *g, const void *xv, const fp__strides *xs, int nt) {
+  KN(bad_ctx) ctx = {g, (const FP_T *)xv, xs, 0};
+  fp__parallel(nt, g->n * g->c, KN(bad_chunk), &ctx);
+  return atomic_load_explicit(&ctx.bad, memory_order_relaxed);
 }
 
 /* The chosen cell of one window for the uniform u (fastpool.h's rule):
@@ -137,72 +150,87 @@ FP_SIMD_CLONES static void KN(row_tile)(int training, uint64_t key, int64_t obas
 static void KN(weighted_window)(const FP_T *xp, const fp__strides *xs, const fp__geom *g,
                                 const int64_t o[3], FP_T *yv);
 
-/* Training (sampled, with indices) or inference forward over every output:
- * (n, c, od, oh) rows in parallel when the channels are not the unit-stride
- * axis, else (n, position) with channels innermost; one thread per output. */
-void KN(forward)(const fp__geom *g, int training, uint64_t seed, const void *xv,
-                 const fp__strides *xs, void *yv, const fp__strides *ys, void *ix,
-                 const fp__strides *is, int ikind, int cinner, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  FP_T *y = (FP_T *)yv;
+typedef struct {
+  const fp__geom *g;
+  int training;
+  uint64_t kseed;
+  const FP_T *x;
+  const fp__strides *xs;
+  FP_T *y;
+  const fp__strides *ys;
+  void *ix;
+  const fp__strides *is;
+  int ikind;
+  int64_t ow_lo, ow_hi; /* rows only */
+} KN(fwd_ctx);
+
+/* (n, c, od, oh) rows [b, e) of the forward. */
+static void KN(fwd_rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(fwd_ctx) *cx = (const KN(fwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const int training = cx->training, ikind = cx->ikind;
+  const uint64_t kseed = cx->kseed;
+  const FP_T *x = cx->x;
+  FP_T *y = cx->y;
+  const fp__strides *xs = cx->xs, *ys = cx->ys, *is = cx->is;
+  void *ix = cx->ix;
   const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2], C = g->c;
   const int64_t H = g->in[1], W = g->in[2];
-  const uint64_t kseed = fp__splitmix(seed);
-  if (!cinner) {
-    const int64_t rows = g->n * C * OD * OH;
-    int64_t ow_lo, ow_hi;
-    fp__interior_cols(g, &ow_lo, &ow_hi);
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-    (void)nt;
-#  endif
-    for (int64_t r = 0; r < rows; r++) {
-      const int64_t oh = r % OH, od = (r / OH) % OD, c = (r / (OH * OD)) % C, n = r / (OH * OD * C);
-      const uint64_t key = fp__splitmix(fp__splitmix(kseed ^ (uint64_t)n) ^ (uint64_t)c);
-      const FP_T *xp = x + n * xs->n + c * xs->c;
-      FP_T *yr = y + n * ys->n + c * ys->c + od * ys->a[0] + oh * ys->a[1];
-      const int64_t ir = n * is->n + c * is->c + od * is->a[0] + oh * is->a[1];
-      int64_t td0, td1, th0, th1;
-      const int64_t sd = od * g->s[0] - g->pb[0], sh = oh * g->s[1] - g->pb[1];
-      fp__tap_range(sd, g->k[0], g->d[0], g->in[0], &td0, &td1);
-      fp__tap_range(sh, g->k[1], g->d[1], H, &th0, &th1);
-      const int64_t nr = (td1 - td0) * (th1 - th0);
-      const int tile = td0 < td1 && th0 < th1 && ow_lo < ow_hi && nr * g->k[2] <= FP_ST_TAPS;
-      for (int64_t ow = 0; ow < OW; ow++) {
-        if (tile && ow == ow_lo) ow = ow_hi;
-        if (ow >= OW) break;
-        const int64_t o[3] = {od, oh, ow};
-        if (!training) {
-          KN(weighted_window)(xp, xs, g, o, &yr[ow * ys->a[2]]);
-          continue;
-        }
-        FP_T v;
-        int64_t bi;
-        KN(sample_window)(xp, xs, g, o, fp__unit_uniform(key, (od * OH + oh) * OW + ow), &v, &bi);
-        yr[ow * ys->a[2]] = v;
-        KN(store_index)(ix, ikind, ir + ow * is->a[2], bi);
+  const int64_t ow_lo = cx->ow_lo, ow_hi = cx->ow_hi;
+  (void)slot;
+  for (int64_t r = b; r < e; r++) {
+    const int64_t oh = r % OH, od = (r / OH) % OD, c = (r / (OH * OD)) % C, n = r / (OH * OD * C);
+    const uint64_t key = fp__splitmix(fp__splitmix(kseed ^ (uint64_t)n) ^ (uint64_t)c);
+    const FP_T *xp = x + n * xs->n + c * xs->c;
+    FP_T *yr = y + n * ys->n + c * ys->c + od * ys->a[0] + oh * ys->a[1];
+    const int64_t ir = n * is->n + c * is->c + od * is->a[0] + oh * is->a[1];
+    int64_t td0, td1, th0, th1;
+    const int64_t sd = od * g->s[0] - g->pb[0], sh = oh * g->s[1] - g->pb[1];
+    fp__tap_range(sd, g->k[0], g->d[0], g->in[0], &td0, &td1);
+    fp__tap_range(sh, g->k[1], g->d[1], H, &th0, &th1);
+    const int64_t nr = (td1 - td0) * (th1 - th0);
+    const int tile = td0 < td1 && th0 < th1 && ow_lo < ow_hi && nr * g->k[2] <= FP_ST_TAPS;
+    for (int64_t ow = 0; ow < OW; ow++) {
+      if (tile && ow == ow_lo) ow = ow_hi;
+      if (ow >= OW) break;
+      const int64_t o[3] = {od, oh, ow};
+      if (!training) {
+        KN(weighted_window)(xp, xs, g, o, &yr[ow * ys->a[2]]);
+        continue;
       }
-      if (!tile) continue;
-      const FP_T *xr[FP_ST_TAPS];
-      int64_t fb[FP_ST_TAPS], j = 0;
-      for (int64_t td = td0; td < td1; td++)
-        for (int64_t th = th0; th < th1; th++, j++) {
-          const int64_t id = sd + td * g->d[0], ih = sh + th * g->d[1];
-          xr[j] = xp + id * xs->a[0] + ih * xs->a[1];
-          fb[j] = (id * H + ih) * W;
-        }
-      KN(row_tile)(training, key, (od * OH + oh) * OW, xr, fb, nr, ow_lo, ow_hi, g->s[2],
-                   g->k[2], g->d[2], g->pb[2], xs->a[2], yr, ys->a[2], ix, ikind, ir,
-                   is->a[2]);
+      FP_T v;
+      int64_t bi;
+      KN(sample_window)(xp, xs, g, o, fp__unit_uniform(key, (od * OH + oh) * OW + ow), &v, &bi);
+      yr[ow * ys->a[2]] = v;
+      KN(store_index)(ix, ikind, ir + ow * is->a[2], bi);
     }
-    return;
+    if (!tile) continue;
+    const FP_T *xr[FP_ST_TAPS];
+    int64_t fb[FP_ST_TAPS], j = 0;
+    for (int64_t td = td0; td < td1; td++)
+      for (int64_t th = th0; th < th1; th++, j++) {
+        const int64_t id = sd + td * g->d[0], ih = sh + th * g->d[1];
+        xr[j] = xp + id * xs->a[0] + ih * xs->a[1];
+        fb[j] = (id * H + ih) * W;
+      }
+    KN(row_tile)(training, key, (od * OH + oh) * OW, xr, fb, nr, ow_lo, ow_hi, g->s[2],
+                 g->k[2], g->d[2], g->pb[2], xs->a[2], yr, ys->a[2], ix, ikind, ir, is->a[2]);
   }
-  const int64_t pos = g->n * OD * OH * OW;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  endif
-  for (int64_t r = 0; r < pos; r++) {
+}
+
+/* (n, od, oh, ow) positions [b, e) of the forward, channels innermost. */
+static void KN(fwd_cinner_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(fwd_ctx) *cx = (const KN(fwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const int training = cx->training, ikind = cx->ikind;
+  const uint64_t kseed = cx->kseed;
+  const FP_T *x = cx->x;
+  FP_T *y = cx->y;
+  const fp__strides *xs = cx->xs, *ys = cx->ys, *is = cx->is;
+  void *ix = cx->ix;
+  const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2], C = g->c;
+  (void)slot;
+  for (int64_t r = b; r < e; r++) {
     const int64_t ow = r % OW, oh = (r / OW) % OH, od = (r / (OW * OH)) % OD, n = r / (OW * OH * OD);
     const int64_t o[3] = {od, oh, ow}, flat_o = (od * OH + oh) * OW + ow;
     const uint64_t kn = fp__splitmix(kseed ^ (uint64_t)n);
@@ -222,6 +250,22 @@ void KN(forward)(const fp__geom *g, int training, uint64_t seed, const void *xv,
       KN(store_index)(ix, ikind, io + c * is->c, bi);
     }
   }
+}
+
+/* Training (sampled, with indices) or inference forward over every output:
+ * (n, c, od, oh) rows in parallel when the channels are not the unit-stride
+ * axis, else (n, position) with channels innermost; one thread per output. */
+void KN(forward)(const fp__geom *g, int training, uint64_t seed, const void *xv,
+                 const fp__strides *xs, void *yv, const fp__strides *ys, void *ix,
+                 const fp__strides *is, int ikind, int cinner, int nt) {
+  KN(fwd_ctx) ctx = {g, training, fp__splitmix(seed), (const FP_T *)xv, xs, (FP_T *)yv, ys, ix,
+                     is, ikind, 0, 0};
+  if (!cinner) {
+    fp__interior_cols(g, &ctx.ow_lo, &ctx.ow_hi);
+    fp__parallel(nt, g->n * g->c * g->out[0] * g->out[1], KN(fwd_rows_chunk), &ctx);
+    return;
+  }
+  fp__parallel(nt, g->n * g->out[0] * g->out[1] * g->out[2], KN(fwd_cinner_chunk), &ctx);
 }
 
 /* (S1, S2) = (sum a, sum a^2) over the window's valid cells; 0 if empty. */
@@ -256,19 +300,23 @@ static void KN(weighted_window)(const FP_T *xp, const fp__strides *xs, const fp_
   *yv = (FP_T)(s1 > 0 ? s2 / s1 : 0.0);
 }
 
+typedef struct {
+  const fp__geom *g;
+  const FP_T *dy, *x;
+  FP_T *dx;
+  const fp__strides *dys, *xs, *dxs;
+} KN(wbwd_ctx);
+
 /* dx_j += dy * (2 a_j - y) / S1 with y = S2 / S1, which is the exact
- * (2 a_j S1 - S2) / S1^2 of fastpool.h; one plane per task. */
-void KN(weighted_bwd)(const fp__geom *g, const void *dyv, const fp__strides *dys, const void *xv,
-                      const fp__strides *xs, void *dxv, const fp__strides *dxs, int nt) {
-  const FP_T *dy = (const FP_T *)dyv, *x = (const FP_T *)xv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t planes = g->n * g->c;
-#  ifdef FP_WITH_OPENMP
-#    pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#  else
-  (void)nt;
-#  endif
-  for (int64_t p = 0; p < planes; p++) {
+ * (2 a_j S1 - S2) / S1^2 of fastpool.h; one plane per task: planes [b, e). */
+static void KN(wbwd_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
+  const KN(wbwd_ctx) *cx = (const KN(wbwd_ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *dy = cx->dy, *x = cx->x;
+  FP_T *dx = cx->dx;
+  const fp__strides *dys = cx->dys, *xs = cx->xs, *dxs = cx->dxs;
+  (void)slot;
+  for (int64_t p = b; p < e; p++) {
     const int64_t c = p % g->c, n = p / g->c;
     const FP_T *xp = x + n * xs->n + c * xs->c;
     const FP_T *dyp = dy + n * dys->n + c * dys->c;
@@ -295,6 +343,12 @@ void KN(weighted_bwd)(const fp__geom *g, const void *dyv, const fp__strides *dys
             }
         }
   }
+}
+
+void KN(weighted_bwd)(const fp__geom *g, const void *dyv, const fp__strides *dys, const void *xv,
+                      const fp__strides *xs, void *dxv, const fp__strides *dxs, int nt) {
+  KN(wbwd_ctx) ctx = {g, (const FP_T *)dyv, (const FP_T *)xv, (FP_T *)dxv, dys, xs, dxs};
+  fp__parallel(nt, g->n * g->c, KN(wbwd_chunk), &ctx);
 }
 
 #  undef FP_ST_TILE

@@ -1,6 +1,8 @@
 /* Max-unpooling operator (PyTorch max_unpool semantics, validated first). */
 #include "fp_internal.h"
 
+#include <stdatomic.h>
+
 #define FP_IMPL "unpool_variants.h"
 #include "fp_each_dtype.h"
 #undef FP_IMPL
@@ -28,7 +30,7 @@ static fp_status run(const fp_pool_params *params, const fp_tensor *small, int s
   fp_status st;
   if (!params || !small || !indices || !big) return FP_ERR_NULL_POINTER;
   if (params->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
-  if (params->num_threads < 0) return FP_ERR_INVALID_ARGUMENT;
+  if (fp__bad_threads(params->num_threads)) return FP_ERR_INVALID_ARGUMENT;
   const int nd = small->ndim;
   if (nd < 3 || nd > FP_MAX_DIMS || big->ndim != nd) return FP_ERR_BAD_NDIM;
   if ((st = fp__check_tensor(small, nd, NULL, small_writable, &ss)) != FP_OK) return st;

@@ -14,17 +14,32 @@ static inline int64_t KN(offset)(const int64_t ext[3], const int64_t a[3], int64
   return (t / ext[1]) * a[0] + (t % ext[1]) * a[1] + w * a[2];
 }
 
-/* 1 if some index lies outside [-1, big_plane). */
-int KN(bad)(const fp__geom *g, const void *ixv, const fp__strides *is, int64_t big_plane, int nt) {
-  const FP_IDX_T *ix = (const FP_IDX_T *)ixv;
-  const int64_t rows = g->n * g->c * g->in[0] * g->in[1];
+/* The kernels' arguments: x / dx the small tensor, y / dy the big one. */
+typedef struct {
+  const fp__geom *g;
+  const FP_T *small;
+  const fp__strides *ss;
+  const FP_IDX_T *ix;
+  const fp__strides *is;
+  FP_T *out; /* y (fwd) or dx (bwd) */
+  const FP_T *big;
+  const fp__strides *bs;
+  int64_t big_plane;
+  int lin;
+  _Atomic int bad; /* set by a chunk that finds a bad index */
+} KN(ctx);
+
+/* Index rows [r0, r1) of the (N, C, D, H) row space of the small tensor. */
+static void KN(bad_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
+  KN(ctx) *cx = (KN(ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_IDX_T *ix = cx->ix;
+  const fp__strides *is = cx->is;
+  const int64_t big_plane = cx->big_plane;
+  (void)slot;
+  if (atomic_load_explicit(&cx->bad, memory_order_relaxed)) return;
   int bad = 0;
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(| : bad)
-#else
-  (void)nt;
-#endif
-  for (int64_t r = 0; r < rows; r++) {
+  for (int64_t r = r0; r < r1; r++) {
     int64_t t = r;
     const int64_t h = t % g->in[1];
     t /= g->in[1];
@@ -39,23 +54,28 @@ int KN(bad)(const fp__geom *g, const void *ixv, const fp__strides *is, int64_t b
     }
     bad |= b;
   }
-  return bad;
+  if (bad) atomic_store_explicit(&cx->bad, 1, memory_order_relaxed);
 }
 
-/* g->in: the small (x) spatial extents, g->out: the large (y) ones. */
-void KN(fwd)(const fp__geom *g, const void *xv, const fp__strides *xs, const void *ixv,
-             const fp__strides *is, void *yv, const fp__strides *ys, int nt) {
-  const FP_T *x = (const FP_T *)xv;
-  const FP_IDX_T *ix = (const FP_IDX_T *)ixv;
-  FP_T *y = (FP_T *)yv;
-  const int64_t planes = g->n * g->c;
-  const int lin = fp__plane_linear(g->out, ys->a);
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t p = 0; p < planes; p++) {
+/* 1 if some index lies outside [-1, big_plane). */
+int KN(bad)(const fp__geom *g, const void *ixv, const fp__strides *is, int64_t big_plane, int nt) {
+  const int64_t rows = g->n * g->c * g->in[0] * g->in[1];
+  KN(ctx) ctx = {.g = g, .ix = (const FP_IDX_T *)ixv, .is = is, .big_plane = big_plane};
+  fp__parallel(nt, rows, KN(bad_chunk), &ctx);
+  return atomic_load_explicit(&ctx.bad, memory_order_relaxed);
+}
+
+/* (n, c) planes [p0, p1) of fwd. */
+static void KN(fwd_chunk)(void *ctx, int64_t p0, int64_t p1, int slot) {
+  const KN(ctx) *cx = (const KN(ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *x = cx->small;
+  const FP_IDX_T *ix = cx->ix;
+  FP_T *y = cx->out;
+  const fp__strides *xs = cx->ss, *is = cx->is, *ys = cx->bs;
+  const int lin = cx->lin;
+  (void)slot;
+  for (int64_t p = p0; p < p1; p++) {
     const int64_t c = p % g->c, n = p / g->c;
     FP_T *yp = y + n * ys->n + c * ys->c;
     const FP_T *xp = x + n * xs->n + c * xs->c;
@@ -75,19 +95,31 @@ void KN(fwd)(const fp__geom *g, const void *xv, const fp__strides *xs, const voi
   }
 }
 
-void KN(bwd)(const fp__geom *g, const void *dyv, const fp__strides *dys, const void *ixv,
-             const fp__strides *is, void *dxv, const fp__strides *dxs, int nt) {
-  const FP_T *dy = (const FP_T *)dyv;
-  const FP_IDX_T *ix = (const FP_IDX_T *)ixv;
-  FP_T *dx = (FP_T *)dxv;
-  const int64_t rows = g->n * g->c * g->in[0] * g->in[1];
-  const int lin = fp__plane_linear(g->out, dys->a);
-#ifdef FP_WITH_OPENMP
-#  pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#else
-  (void)nt;
-#endif
-  for (int64_t r = 0; r < rows; r++) {
+/* g->in: the small (x) spatial extents, g->out: the large (y) ones. */
+void KN(fwd)(const fp__geom *g, const void *xv, const fp__strides *xs, const void *ixv,
+             const fp__strides *is, void *yv, const fp__strides *ys, int nt) {
+  KN(ctx) ctx = {.g = g,
+                 .small = (const FP_T *)xv,
+                 .ss = xs,
+                 .ix = (const FP_IDX_T *)ixv,
+                 .is = is,
+                 .out = (FP_T *)yv,
+                 .bs = ys,
+                 .lin = fp__plane_linear(g->out, ys->a)};
+  fp__parallel(nt, g->n * g->c, KN(fwd_chunk), &ctx);
+}
+
+/* Rows [r0, r1) of the (N, C, D, H) row space of dx. */
+static void KN(bwd_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
+  const KN(ctx) *cx = (const KN(ctx) *)ctx;
+  const fp__geom *g = cx->g;
+  const FP_T *dy = cx->big;
+  const FP_IDX_T *ix = cx->ix;
+  FP_T *dx = cx->out;
+  const fp__strides *dys = cx->bs, *is = cx->is, *dxs = cx->ss;
+  const int lin = cx->lin;
+  (void)slot;
+  for (int64_t r = r0; r < r1; r++) {
     int64_t t = r;
     const int64_t h = t % g->in[1];
     t /= g->in[1];
@@ -102,6 +134,19 @@ void KN(bwd)(const fp__geom *g, const void *dyv, const fp__strides *dys, const v
       dr[w * dxs->a[2]] = i < 0 ? (FP_T)0 : dyp[KN(offset)(g->out, dys->a, i, lin)];
     }
   }
+}
+
+void KN(bwd)(const fp__geom *g, const void *dyv, const fp__strides *dys, const void *ixv,
+             const fp__strides *is, void *dxv, const fp__strides *dxs, int nt) {
+  KN(ctx) ctx = {.g = g,
+                 .ss = dxs,
+                 .ix = (const FP_IDX_T *)ixv,
+                 .is = is,
+                 .out = (FP_T *)dxv,
+                 .big = (const FP_T *)dyv,
+                 .bs = dys,
+                 .lin = fp__plane_linear(g->out, dys->a)};
+  fp__parallel(nt, g->n * g->c * g->in[0] * g->in[1], KN(bwd_chunk), &ctx);
 }
 
 #undef KN

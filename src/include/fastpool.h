@@ -13,16 +13,26 @@
  *  - Parameters travel in fp_pool_params, a size-tagged struct passed by
  *    pointer: initialise it with fp_pool_params_init() and then set fields,
  *    so that fields added in later versions get their defaults.
- *  - Every function returns an fp_status.  Nothing is printed, nothing is
- *    allocated by compute calls (the caller owns every buffer), there is no
- *    global mutable state, and nothing is read or written outside the
- *    buffers described.  On any error status, no output has been written.
+ *  - Every function returns an fp_status.  Nothing is printed, the caller
+ *    owns every buffer, and nothing is read or written outside the buffers
+ *    described.  On any error status, no output has been written.
  *  - num_threads = 0 uses OpenMP's current default (honours OMP_NUM_THREADS
  *    and threadpoolctl); a positive value runs that many threads for this
  *    call only, but never more than 4 per processor available to the process
- *    (omp_get_num_procs()): more only oversubscribes the cores, and GNU libgomp
- *    ends the process when it cannot create a thread.  Small calls run on one
- *    thread.  Results are bit-identical for every thread count.
+ *    (omp_get_num_procs()): more only oversubscribes the cores.  A value
+ *    below 0 or above FP_MAX_THREADS is FP_ERR_INVALID_ARGUMENT.  Small calls
+ *    run on one thread.  Results are bit-identical for every thread count.
+ *  - Threads: the work runs on a thread pool of the library's own (its one
+ *    piece of global state), not in OpenMP regions.  The first call that
+ *    runs on n threads creates the n-1 helper threads it lacks; they stay,
+ *    spin 20 us after their last chunk, then sleep.  The work is cut into
+ *    16 chunks per thread, handed out one at a time, so a thread whose core
+ *    is taken by another process holds back one chunk, not a share, and the
+ *    calling thread never waits for a helper to start.  Calls from several
+ *    threads at once are safe: one uses the pool, the others run on their
+ *    own thread.  A thread the system refuses only means fewer threads.  The
+ *    pool is fork-safe: a child made by fork() creates its own helpers.
+ *    (With OpenMP off the library runs everything on the calling thread.)
  *
  * Geometry (per spatial axis, PyTorch's rule):
  *    ek = dilation*(kernel-1) + 1
@@ -97,6 +107,9 @@ extern "C" {
 #define FP_MAX_DIMS 5
 /* Largest spatial rank. */
 #define FP_MAX_SPATIAL 3
+/* Largest num_threads a call accepts (what runs is capped lower: 4 threads
+ * per processor available to the process). */
+#define FP_MAX_THREADS 4096
 
 typedef enum fp_status {
   FP_OK = 0,
@@ -168,7 +181,7 @@ typedef struct fp_pool_params {
   int64_t pad_end[FP_MAX_SPATIAL];
   int64_t dilation[FP_MAX_SPATIAL];
   uint32_t flags;          /* FP_FLAG_* */
-  int32_t num_threads;     /* 0: OpenMP default */
+  int32_t num_threads;     /* 0: OpenMP default; at most FP_MAX_THREADS */
   int64_t divisor_override;/* average only; 0: none */
 } fp_pool_params;
 

@@ -240,6 +240,8 @@ static void test_every_status_code(void) {
   q = p;
   q.num_threads = -1;
   EXPECT_STATUS(FP_ERR_INVALID_ARGUMENT, fp_avg_pool_forward(&q, &tx, &ty));
+  q.num_threads = FP_MAX_THREADS + 1;
+  EXPECT_STATUS(FP_ERR_INVALID_ARGUMENT, fp_max_pool_forward(&q, &tx, &ty, NULL));
   fp_tensor flat = tx;
   flat.ndim = 3;
   EXPECT_STATUS(FP_ERR_BAD_NDIM, fp_max_pool_forward(&p, &flat, &ty, NULL));
