@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fastpool import _bench_threads
 from fastpool._bench import format_markdown, main
 
 README = Path(__file__).resolve().with_name("README.md")
@@ -37,7 +38,10 @@ def results_section(report: dict[str, Any]) -> str:
     """The README section of one run: a dated heading, then the suite's Markdown."""
     date = datetime.datetime.fromisoformat(report["date"])
     heading = f"### Results, {date:%Y-%m-%d %H:%M} UTC ({report['mode']} run)"
-    return f"{heading}\n\n{format_markdown(report, title=False)}"
+    section = f"{heading}\n\n{format_markdown(report, title=False)}"
+    if "thread_scenarios" in report:
+        section += "\n" + _bench_threads.format_markdown(report["thread_scenarios"])
+    return section
 
 
 def write_results(readme: Path, section: str) -> None:

@@ -55,7 +55,7 @@ from typing import Any, TextIO
 import numpy as np
 
 import fastpool
-from fastpool import _core, reference
+from fastpool import _bench_threads, _core, reference
 
 __all__ = ["PEERS", "WORKLOADS", "Workload", "add_arguments", "format_markdown", "main", "run",
            "run_command"]
@@ -3206,27 +3206,53 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser, *,
     """
     if args.list:
         _list_workloads(args.quick, args.smoke, sys.stdout)
+        for name, what, shapes in _bench_threads.ROWS:
+            shape = "×".join(map(str, shapes["smoke" if args.smoke else
+                                             "quick" if args.quick else "full"]))
+            print(f"{name:<19} {'threads':<7} {what:<52} {shape} float32 2 threads, 3 scenarios")
         return 0
+    # The thread scenarios (mt_* rows, _bench_threads) run after the suite: in every
+    # full or quick run, or when --only names some of them.
+    patterns = [p.strip() for p in (args.only or "").split(",") if p.strip()]
+    scenario_rows = _bench_threads.select(patterns or None)
+    suite_patterns = [p for p in patterns if not _bench_threads.select([p])]
+    run_suite = not patterns or bool(suite_patterns)
+    if patterns:
+        args.only = ",".join(suite_patterns)
+    elif args.smoke:
+        scenario_rows = []
     try:
         _options(args)
     except ValueError as exc:
         parser.error(str(exc))
-    try:
-        report = run(args)
-    except SuiteError as exc:
-        print(f"fastpool bench: {exc}", file=sys.stderr)
-        return 3
-    markdown = format_markdown(report)
+    report: dict[str, Any] = {"mismatches": []}
+    markdown = ""
+    if run_suite:
+        try:
+            report = run(args)
+        except SuiteError as exc:
+            print(f"fastpool bench: {exc}", file=sys.stderr)
+            return 3
+        markdown = format_markdown(report)
+    if scenario_rows:
+        mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+        if not args.quiet:
+            print(f"fastpool bench: thread scenarios ({len(scenario_rows)} rows)...",
+                  file=sys.stderr)
+        report["thread_scenarios"] = _bench_threads.run(mode, scenario_rows)
+        markdown += "\n" + _bench_threads.format_markdown(report["thread_scenarios"])
+        mism = [r["name"] for r in report["thread_scenarios"]["rows"] if r["check"] == "MISMATCH"]
+        report["mismatches"] = list(report.get("mismatches", [])) + mism
     sys.stdout.write(markdown)
     sys.stdout.flush()
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2, ensure_ascii=False)
             f.write("\n")
-    if args.plot:
+    if args.plot and run_suite:
         plot(report, args.plot)
         print(f"fastpool bench: plot written to {args.plot}", file=sys.stderr)
-    if on_report is not None:
+    if on_report is not None and run_suite:
         on_report(report, markdown)
     if report["mismatches"]:
         print(f"fastpool bench: {len(report['mismatches'])} MISMATCH(ES) between fastpool "
