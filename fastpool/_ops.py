@@ -393,9 +393,10 @@ def global_lp_pool_backward(grad_output, x, y, norm_type, *, channels_last=False
 
 
 def _unpool_geometry(name, rank, in_logical, kernel_size, stride, padding, output_size,
-                     channels_last=False):
-    """The (N, C, *spatial) output shape of max unpooling.  A full output_size (with
-    batch and/or channels, as PyTorch allows) is in the caller's layout."""
+                     channels_last=False, batched=True):
+    """The (N, C, *spatial) output shape of max unpooling.  output_size has ``rank``
+    entries, or the whole output shape in the caller's layout: ``rank + 2`` entries (as
+    PyTorch takes), or ``rank + 1`` for an unbatched input (its own shape)."""
     k = _int_tuple(name, "kernel_size", kernel_size, rank, 1)
     s = k if stride is None else _int_tuple(name, "stride", stride, rank, 1)
     if isinstance(padding, str) and padding.lower() != "valid":
@@ -412,13 +413,12 @@ def _unpool_geometry(name, rank, in_logical, kernel_size, stride, padding, outpu
         if items is None:
             raise TypeError(f"{name}: output_size must be a sequence of ints, got "
                             f"{output_size!r}")
-        if len(items) == rank + 2:
-            items = items[1:-1] if channels_last else items[2:]
-        elif len(items) == rank + 1:
-            items = items[:-1] if channels_last else items[1:]
+        full = rank + 2 if batched else rank + 1
+        if len(items) == full:
+            items = items[len(items) - rank - 1:-1] if channels_last else items[-rank:]
         if len(items) != rank:
-            raise ValueError(f"{name}: output_size must have {rank} spatial entries, got "
-                             f"{output_size!r}")
+            raise ValueError(f"{name}: output_size must have {rank} entries or {full} (the "
+                             f"whole output shape), got {output_size!r}")
         size = tuple(_as_int(name, "output_size", v) for v in items)
         for i in range(rank):
             if not default[i] - s[i] < size[i] < default[i] + s[i]:
@@ -444,7 +444,7 @@ def _max_unpool(rank, x, indices, kernel_size, stride, padding, output_size, cha
         raise ValueError(f"{name}: indices has shape {idx.shape}, expected x's shape {a.shape}")
     xl, il = _logical(a, batched, channels_last), _logical(idx, batched, channels_last)
     out_logical = _unpool_geometry(name, rank, xl.shape, kernel_size, stride, padding,
-                                   output_size, channels_last)
+                                   output_size, channels_last, batched)
     nt = _num_threads(name, num_threads)
     _no_overlap(name, "out", out, a, idx)
     y, yl = _output(name, "out", out, out_logical, a.dtype, batched, channels_last)
@@ -472,7 +472,7 @@ def _max_unpool_backward(rank, grad_output, indices, kernel_size, stride, paddin
     g = _as_input(name, "grad_output", grad_output, _GRAD_DTYPES)
     il, gl = _logical(idx, batched, channels_last), None
     out_logical = _unpool_geometry(name, rank, il.shape, kernel_size, stride, padding,
-                                   output_size, channels_last)
+                                   output_size, channels_last, batched)
     if g.ndim != idx.ndim:
         raise ValueError(f"{name}: grad_output must have {idx.ndim} dimensions, got {g.shape}")
     gl = _logical(g, batched, channels_last)
@@ -637,7 +637,7 @@ def pool_output_shape(input_shape, kernel_size=None, stride=None, padding=0, dil
                     ceil_mode).out_shape
     elif op == "unpool":
         out = _unpool_geometry(name, rank, logical, kernel_size, stride, padding, output_size,
-                               channels_last)
+                               channels_last, batched)
     elif op == "adaptive":
         out = logical[:2] + _output_size(name, output_size, logical[2:], rank)
     elif op == "global":

@@ -229,17 +229,19 @@ static inline int fp__window_box(const fp__geom *g, const int64_t o[3], int64_t 
 /* The divisor of average pooling (fastpool.h's rule) for a window starting
  * at st[] per axis with `valid` input cells: divisor_override if non-zero,
  * else the taps below I + pad_end per axis, multiplied (count_include_pad),
- * or the valid cells.  Every operator that averages calls this one. */
-static inline int64_t fp__avg_divisor(const fp__geom *g, const int64_t st[3], int64_t valid,
-                                      int64_t divisor_override, int count_include_pad) {
-  if (divisor_override) return divisor_override;
-  if (!count_include_pad) return valid;
-  int64_t pool = 1;
+ * or the valid cells.  Every operator that averages calls this one.  The
+ * product is taken in double: exact below 2^53, and a window of 2^40 taps
+ * per axis (2^80 in all, past int64) still gives the tiny finite mean. */
+static inline double fp__avg_divisor(const fp__geom *g, const int64_t st[3], int64_t valid,
+                                     int64_t divisor_override, int count_include_pad) {
+  if (divisor_override) return (double)divisor_override;
+  if (!count_include_pad) return (double)valid;
+  double pool = 1;
   for (int a = 0; a < 3; a++) {
     const int64_t room = g->in[a] + g->pe[a] - 1 - st[a];
     int64_t n = room < 0 ? 0 : room / g->d[a] + 1;
     if (n > g->k[a]) n = g->k[a];
-    pool *= n;
+    pool *= (double)n;
   }
   return pool;
 }

@@ -404,6 +404,29 @@ def test_unpool_full_output_size_channels_last():
                                       channels_last=True) == (1, 5, 5, 3)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_unpool_output_size_has_rank_or_full_entries(channels_last):
+    """Like PyTorch, a batched input's output_size has ``rank`` or ``rank + 2`` entries:
+    (8, 8, 8) for a batched 2-D unpool is neither, and is refused rather than read as
+    its last two entries.  An unbatched input's whole shape has ``rank + 1``."""
+    x = np.ones((2, 3, 4, 4))
+    idx = np.zeros(x.shape, np.int64)
+    if channels_last:
+        x, idx = np.moveaxis(x, 1, -1), np.moveaxis(idx, 1, -1)
+    for bad in ((8, 8, 8), (8,), (2, 3, 8, 8, 1)):
+        with pytest.raises(ValueError, match="output_size"):
+            fastpool.max_unpool2d(x, idx, 2, output_size=bad, channels_last=channels_last)
+        with pytest.raises(ValueError, match="output_size"):
+            fastpool.pool_output_shape(x.shape, 2, op="unpool", output_size=bad,
+                                       channels_last=channels_last)
+    full = (2, 8, 8, 3) if channels_last else (2, 3, 8, 8)
+    assert fastpool.max_unpool2d(x, idx, 2, output_size=full,
+                                 channels_last=channels_last).shape == full
+    one = (8, 8, 3) if channels_last else (3, 8, 8)
+    assert fastpool.max_unpool2d(x[0], idx[0], 2, output_size=one,
+                                 channels_last=channels_last).shape == one
+
+
 def test_unpool_asymmetric_padding_default_size():
     x = np.arange(1.0, 4.0).reshape(1, 1, 3)
     idx = np.array([[[0, 2, 4]]])

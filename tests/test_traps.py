@@ -500,3 +500,22 @@ def test_two_python_threads_pooling_at_once_give_correct_results():
         t.join()
     for (y, i), (yr, ir) in zip(got, expected):
         assert np.array_equal(y, yr) and np.array_equal(i, ir)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_divisor_past_int64_gives_the_tiny_mean(dtype):
+    """kernel = stride = padding = 2**40 with count_include_pad: a window's divisor is
+    2**80 taps, past int64.  The mean must be the tiny finite 16 / 2**80 (exactly
+    2**-76), not inf from an overflowed divisor; without count_include_pad it is 1."""
+    x = np.ones((1, 1, 4, 4), dtype)
+    k = 2**40
+    y = fastpool.avg_pool2d(x, k, k, k, count_include_pad=True)
+    assert y.shape == (1, 1, 2, 2)
+    want = np.zeros((1, 1, 2, 2), dtype)
+    want[0, 0, 1, 1] = 2.0**-76
+    assert np.array_equal(y, want), y
+    y = fastpool.avg_pool2d(x, k, k, k, count_include_pad=False)
+    assert y[0, 0, 1, 1] == 1 and y[0, 0, 0, 0] == 0, y  # no input cell: 0 (README)
+    dx = fastpool.avg_pool2d_backward(np.ones_like(want), x.shape, k, k, k,
+                                      count_include_pad=True)
+    assert np.array_equal(dx, np.full(x.shape, 2.0**-80, dtype)), dx
