@@ -21,20 +21,11 @@
     n = t_ / (g)->c;                       \
   } while (0)
 
-typedef struct {
-  const fp__geom *g;
-  const FP_T *x;
-  const fp__strides *xs;
-  FP_T *y;
-  const fp__strides *ys;
-  FP_IDX_T *ix;
-  const fp__strides *is;
-  int omit;
-} KN(max_rows_ctx);
+
 
 /* Output rows [b, e) of the (N, C, OD, OH) row space. */
 static void KN(max_rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
-  const KN(max_rows_ctx) *k = (const KN(max_rows_ctx) *)ctx;
+  const fp__pool_args *k = (const fp__pool_args *)ctx;
   const fp__geom *g = k->g;
   const FP_T *x = k->x;
   FP_T *y = k->y;
@@ -73,8 +64,8 @@ static void KN(max_rows_chunk)(void *ctx, int64_t b, int64_t e, int slot) {
 
 void KN(max_rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
                   const fp__strides *ys, void *ixv, const fp__strides *is, int omit, int nt) {
-  KN(max_rows_ctx) ctx = {.g = g, .x = (const FP_T *)xv, .xs = xs, .y = (FP_T *)yv, .ys = ys,
-                          .ix = (FP_IDX_T *)ixv, .is = is, .omit = omit};
+  fp__pool_args ctx = {.g = g, .x = xv, .xs = xs, .y = yv, .ys = ys, .ix = ixv, .is = is,
+                       .omit = omit};
   fp__parallel(nt, g->n * g->c * g->out[0] * g->out[1], KN(max_rows_chunk), &ctx);
 }
 

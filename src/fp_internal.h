@@ -68,6 +68,20 @@ typedef void (*fp__chunk_fn)(void *ctx, int64_t begin, int64_t end, int slot);
 #define FP_CHUNKS_PER_THREAD 16
 #define FP_MAX_CHUNKS 65535
 
+/* The ctx of the max-type kernels whose chunks need only these (input,
+ * output, optional indices, the NaN rule); the chunk casts the pointers to
+ * its dtype. */
+typedef struct fp__pool_args {
+  const struct fp__geom *g;
+  const void *x;
+  const struct fp__strides *xs;
+  void *y;
+  const struct fp__strides *ys;
+  void *ix;
+  const struct fp__strides *is;
+  int omit;
+} fp__pool_args;
+
 /* Runs fn over [0, items) on up to nt threads (nt from fp__threads). */
 FP_INTERNAL void fp__parallel(int nt, int64_t items, fp__chunk_fn fn, void *ctx);
 

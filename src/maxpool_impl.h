@@ -627,19 +627,8 @@ FP_SIMD_CLONES static void KN(cinner_range)(const fp__geom *g, const FP_T *x,
   }
 }
 
-typedef struct {
-  const fp__geom *g;
-  const FP_T *x;
-  const fp__strides *xs;
-  FP_T *y;
-  const fp__strides *ys;
-  FP_IDX_T *ix;
-  const fp__strides *is;
-  int omit;
-} KN(cinner_ctx);
-
 static void KN(cinner_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
-  const KN(cinner_ctx) *cx = (const KN(cinner_ctx) *)ctx;
+  const fp__pool_args *cx = (const fp__pool_args *)ctx;
   (void)slot;
   KN(cinner_range)(cx->g, cx->x, cx->xs, cx->y, cx->ys, cx->ix, cx->is, cx->omit, r0, r1);
 }
@@ -647,7 +636,7 @@ static void KN(cinner_chunk)(void *ctx, int64_t r0, int64_t r1, int slot) {
 void KN(cinner)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv,
                 const fp__strides *ys, void *ixv, const fp__strides *is, int omit, int nt) {
   const int64_t pos = g->n * g->out[0] * g->out[1] * g->out[2];
-  KN(cinner_ctx) ctx = {g, (const FP_T *)xv, xs, (FP_T *)yv, ys, (FP_IDX_T *)ixv, is, omit};
+  fp__pool_args ctx = {g, xv, xs, yv, ys, ixv, is, omit};
   fp__parallel(nt, pos, KN(cinner_chunk), &ctx);
 }
 
