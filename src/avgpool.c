@@ -72,7 +72,7 @@ fp_status fp_avg_pool_forward(const fp_pool_params *params, const fp_tensor *x, 
   if (st != FP_OK) return st;
   const int64_t outputs = g.n * g.c * g.out_plane;
   if (outputs == 0) return FP_OK;
-  const int64_t taps = g.k[0] * g.k[1] * g.k[2];
+  const int64_t taps = fp__window_taps(&g, 1024);
   const int64_t work = outputs * (taps < 1024 ? taps : 1024);
   const int vs = fp__dtype_slot(x->dtype), ok = output_kind(x->dtype, y->dtype);
   const int cip = (params->flags & FP_FLAG_COUNT_INCLUDE_PAD) != 0;
@@ -93,7 +93,7 @@ fp_status fp_avg_pool_backward(const fp_pool_params *params, const fp_tensor *dy
   fp_status st = prepare(params, dx, dy, 1, &g, &xs, &ys);
   if (st != FP_OK) return st;
   if (g.n * g.c * g.in_plane == 0) return FP_OK;
-  const int64_t taps = g.k[0] * g.k[1] * g.k[2];
+  const int64_t taps = fp__window_taps(&g, 1024);
   const int64_t work = g.n * g.c * (g.in_plane + g.out_plane * (taps < 1024 ? taps : 1024));
   const int vs = fp__dtype_slot(dx->dtype);
   const int cip = (params->flags & FP_FLAG_COUNT_INCLUDE_PAD) != 0;

@@ -362,7 +362,8 @@ void KN(rows)(const fp__geom *g, const void *xv, const fp__strides *xs, void *yv
   fp__interior_cols(g, &ctx.ow_lo, &ctx.ow_hi);
 #if defined(FP_HAVE_VEC) && FP_SLOT <= 1 && FP_IS_FLOAT
   ctx.short_rows = KN(short_ok)(g, xs, ys);
-  ctx.short_div = dov ? (FP_ACC)dov : (FP_ACC)(g->k[1] * g->k[2]);
+  /* in FP_ACC: exact for the small windows of short rows, no overflow for others */
+  ctx.short_div = dov ? (FP_ACC)dov : (FP_ACC)g->k[1] * (FP_ACC)g->k[2];
 #endif
   fp__parallel(nt, rows, KN(rows_chunk), &ctx);
 }

@@ -207,6 +207,18 @@ typedef struct fp__strides {
 FP_INTERNAL fp_status fp__geom_init(const fp_pool_params *params, const int64_t *in_shape,
                                     fp__geom *g);
 
+/* The taps of one window, k[0]*k[1]*k[2], saturated at cap: what the work
+ * estimates count (at most cap per output); windows of 2^40 taps per axis
+ * are legal, and their product must not overflow. */
+static inline int64_t fp__window_taps(const fp__geom *g, int64_t cap) {
+  int64_t t = 1;
+  for (int a = 0; a < 3; a++) {
+    t *= g->k[a] < cap ? g->k[a] : cap; /* both factors <= cap: no overflow */
+    if (t > cap) t = cap;
+  }
+  return t;
+}
+
 /* Number of the taps t in [0, k) with 0 <= start + t*d < limit, as the
  * half-open range [*t0, *t1) (empty when *t0 >= *t1). */
 static inline void fp__tap_range(int64_t start, int64_t k, int64_t d, int64_t limit, int64_t *t0,

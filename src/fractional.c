@@ -103,7 +103,7 @@ fp_status fp_fractional_max_pool_forward(const fp_pool_params *params, const fp_
   if (g.n * g.c > 0 && frac_bad[vs](&g, samples->data, &ss, s_axis)) return FP_ERR_INVALID_ARGUMENT;
   const int64_t outputs = g.n * g.c * g.out_plane;
   if (outputs == 0) return FP_OK;
-  const int64_t taps = g.k[0] * g.k[1] * g.k[2];
+  const int64_t taps = fp__window_taps(&g, 1024);
   const int nt = fp__threads(params->num_threads, outputs * (taps < 1024 ? taps : 1024),
                              g.n * g.c * g.out[0] * g.out[1]);
   frac_kernels[vs][islot](&g, samples->data, &ss, s_axis, x->data, &xs, y->data, &ys,

@@ -57,7 +57,7 @@ fp_status fp_lp_pool_forward(const fp_pool_params *params, double p, const fp_te
   if (fp__tensors_overlap(x, y)) return FP_ERR_ALIASING;
   const int64_t outputs = g.n * g.c * g.out_plane;
   if (outputs == 0) return FP_OK;
-  const int64_t taps = g.k[0] * g.k[1] * g.k[2];
+  const int64_t taps = fp__window_taps(&g, 1024);
   const int nt = fp__threads(params->num_threads, outputs * (taps < 1024 ? taps : 1024) * 4,
                              g.n * g.c * g.out[0] * g.out[1]);
   lp_kernels[value_slot(x->dtype)].fwd(&g, p, x->data, &xs, y->data, &ys, nt);
@@ -80,7 +80,7 @@ fp_status fp_lp_pool_backward(const fp_pool_params *params, double p, const fp_t
   if (fp__tensors_overlap(dx, x) || fp__tensors_overlap(dx, y) || fp__tensors_overlap(dx, dy))
     return FP_ERR_ALIASING;
   if (g.n * g.c * g.in_plane == 0) return FP_OK;
-  const int64_t taps = g.k[0] * g.k[1] * g.k[2];
+  const int64_t taps = fp__window_taps(&g, 1024);
   const int64_t work = g.n * g.c * (g.in_plane + g.out_plane * (taps < 1024 ? taps : 1024) * 4);
   const int nt = fp__threads(params->num_threads, work, g.n * g.c);
   lp_kernels[value_slot(x->dtype)].bwd(&g, p, dy->data, &dys, x->data, &xs, y->data, &ys,

@@ -77,7 +77,7 @@ fp_status fp_max_pool_forward(const fp_pool_params *params, const fp_tensor *x, 
   if (fp__tensors_overlap(y, x)) return FP_ERR_ALIASING;
   const int64_t outputs = g.n * g.c * g.out_plane;
   if (outputs == 0) return FP_OK;
-  const int64_t taps = g.k[0] * g.k[1] * g.k[2];
+  const int64_t taps = fp__window_taps(&g, 1024);
   const int64_t work = outputs * (taps < 1024 ? taps : 1024);
   const int omit = (params->flags & FP_FLAG_NAN_OMIT) != 0;
   if (!indices && !omit && !channels_inner(&g, &xs, &ys, NULL) &&

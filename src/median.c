@@ -100,7 +100,7 @@ static fp_status prepare(const fp_pool_params *params, int32_t even, const fp_te
 /* The network for windows wholly inside the input, or NULL when they are
  * too large for one (or the call has no such windows worth it). */
 static const fp__median_net *call_net(const fp__geom *g, int32_t even, fp__median_net *net) {
-  const int64_t m = g->k[0] * g->k[1] * g->k[2];
+  const int64_t m = fp__window_taps(g, (int64_t)FP_MED_NET_MAX + 1);
   if (m > FP_MED_NET_MAX) return NULL;
   build_net(net, (int)m, even == FP_MEDIAN_LOWER   ? FP_MED_NEED_LO
                          : even == FP_MEDIAN_UPPER ? FP_MED_NEED_HI
@@ -109,7 +109,7 @@ static const fp__median_net *call_net(const fp__geom *g, int32_t even, fp__media
 }
 
 static int64_t window_work(const fp__geom *g) {
-  const int64_t taps = g->k[0] * g->k[1] * g->k[2];
+  const int64_t taps = fp__window_taps(g, 1024);
   return g->n * g->c * g->out_plane * (taps < 1024 ? 4 * taps : 4096);
 }
 

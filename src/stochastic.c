@@ -75,7 +75,7 @@ static fp_status check_values(const fp_pool_params *params, const fp__geom *g,
 }
 
 static int64_t window_work(const fp__geom *g) {
-  const int64_t taps = g->k[0] * g->k[1] * g->k[2];
+  const int64_t taps = fp__window_taps(g, 1024);
   return g->n * g->c * g->out_plane * (taps < 1024 ? taps : 1024);
 }
 
