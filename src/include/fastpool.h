@@ -32,6 +32,8 @@
  *    threads at once are safe: one uses the pool, the others run on their
  *    own thread.  A thread the system refuses only means fewer threads.  The
  *    pool is fork-safe: a child made by fork() creates its own helpers.
+ *    The helpers live until the process ends: a program that dlopen()s
+ *    libfastpool.so must not dlclose() it after a multi-threaded call.
  *    (With OpenMP off the library runs everything on the calling thread.)
  *
  * Geometry (per spatial axis, PyTorch's rule):
