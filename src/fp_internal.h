@@ -85,9 +85,6 @@ typedef struct fp__pool_args {
 /* Runs fn over [0, items) on up to nt threads (nt from fp__threads). */
 FP_INTERNAL void fp__parallel(int nt, int64_t items, fp__chunk_fn fn, void *ctx);
 
-/* The number of chunks fp__parallel cuts [0, items) into on nt threads. */
-FP_INTERNAL int64_t fp__parallel_chunks(int nt, int64_t items);
-
 /* Threads for a call with `work` elementary operations over `tasks`
  * independent tasks: 1 below the driver's work threshold, never more than
  * tasks, `requested` (0: the default) capped as fp__threads_requested. */

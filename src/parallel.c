@@ -78,14 +78,6 @@ int fp__threads(int32_t requested, int64_t work, int64_t tasks) {
   return (int)n;
 }
 
-int64_t fp__parallel_chunks(int nt, int64_t items) {
-  if (nt <= 1 || items <= 1) return 1;
-  int64_t n = (int64_t)nt * FP_CHUNKS_PER_THREAD;
-  if (n > items) n = items;
-  if (n > FP_MAX_CHUNKS) n = FP_MAX_CHUNKS;
-  return n;
-}
-
 #if defined(FP_WITH_OPENMP)
 #  define FP_HAVE_POOL 1
 #endif
@@ -109,6 +101,15 @@ static void chunk_bounds(int64_t items, int64_t nchunks, int64_t c, int64_t *b, 
   const int64_t q = items / nchunks, r = items % nchunks;
   *b = c * q + (c < r ? c : r);
   *e = *b + q + (c < r);
+}
+
+/* The number of chunks [0, items) is cut into on nt threads. */
+static int64_t parallel_chunks(int nt, int64_t items) {
+  if (nt <= 1 || items <= 1) return 1;
+  int64_t n = (int64_t)nt * FP_CHUNKS_PER_THREAD;
+  if (n > items) n = items;
+  if (n > FP_MAX_CHUNKS) n = FP_MAX_CHUNKS;
+  return n;
 }
 
 /* How long an idle helper spins before it sleeps. */
@@ -299,7 +300,7 @@ void fp__parallel(int nt, int64_t items, fp__chunk_fn fn, void *ctx) {
   }
   const int helpers = grow(nt - 1);
   nt = helpers + 1;
-  const int64_t nchunks = fp__parallel_chunks(nt, items);
+  const int64_t nchunks = parallel_chunks(nt, items);
   if (nt <= 1 || nchunks <= 1) {
     pthread_mutex_unlock(&pool.lock);
     fn(ctx, 0, items, 0);
