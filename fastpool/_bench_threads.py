@@ -70,10 +70,9 @@ def _spin(ready: Any, limit: float) -> None:
             x += 1
 
 
-def _ort_neighbour(threads_hint: int) -> Callable[[], Any] | None:
+def _ort_neighbour() -> Callable[[], Any] | None:
     """One small ONNX Runtime model with its default session options, or None."""
     try:
-        import onnx
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ImportError:
@@ -88,7 +87,6 @@ def _ort_neighbour(threads_hint: int) -> Callable[[], Any] | None:
     model.ir_version = 9
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     x = np.random.default_rng(1).random(shape, dtype=np.float32)
-    del threads_hint, onnx
     return lambda: sess.run(None, {"x": x})
 
 
@@ -187,7 +185,7 @@ def _run_here(mode: str, names: list[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(THREADS)
     except ImportError:
         torch = None
-    ort_run = _ort_neighbour(THREADS)
+    ort_run = _ort_neighbour()
     calls, warmup = _CALLS[mode], _WARMUP[mode]
     cases = [c for c in _cases(mode, torch) if names is None or c["name"] in names]
     rows = []
@@ -206,15 +204,11 @@ def _run_here(mode: str, names: list[str] | None = None) -> dict[str, Any]:
     if ort_run is not None:
         neighbours.insert(0, "ONNX Runtime MaxPool 3×3/s2 of 8×64×56×56")
 
-    def before_for(key: str) -> Callable[[], None]:
-        del key  # the same neighbours before every timed call
-
-        def run() -> None:
-            if ort_run is not None:
-                ort_run()
-            if torch_op is not None:
-                torch_op()
-        return run
+    def run_neighbours() -> None:
+        if ort_run is not None:
+            ort_run()
+        if torch_op is not None:
+            torch_op()
 
     ctx = mp.get_context("spawn")
     for case in cases:
@@ -231,7 +225,7 @@ def _run_here(mode: str, names: list[str] | None = None) -> dict[str, Any]:
         finally:
             spinner.terminate()
             spinner.join()
-        before = {k: before_for(k) for k in case["impls"]}
+        before = {k: run_neighbours for k in case["impls"]}  # the same for every impl
         row["shared process"] = _measure(case, calls, warmup, before)
         rows.append(row)
     return {

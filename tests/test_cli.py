@@ -550,3 +550,25 @@ def test_netvlad_memory_of_torch_in_a_fresh_process():
     residual = m["residual_tensor_mib"]  # 32 MiB
     assert m["peaks"]["torch"]["rss_mib"] >= 0.9 * residual
     assert 0 <= m["peaks"]["torch_alt"]["rss_mib"] < residual / 4
+
+
+def test_bench_thread_scenarios_section(tmp_path):
+    """``--only 'mt_*'`` runs the thread scenarios alone (issue #12): one row per call and
+    implementation with the alone, busy-core and shared-process medians and their ratios,
+    fastpool's output checked against PyTorch's where PyTorch is installed."""
+    proc = run(["-m", "fastpool", "bench", "--smoke", "--only", "mt_max2,mt_adaptive", "-q"],
+               tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [(header, rows)] = [t for t in tables(proc.stdout) if "busy core ms" in t[0]]
+    assert header[:4] == ["workload", "call", "impl", "alone ms"]
+    names = {(r[0], r[2]) for r in rows}
+    assert ("`mt_max2`", "fastpool") in names and ("`mt_adaptive`", "fastpool") in names
+    for r in rows:
+        alone, busy, shared = float(r[3]), float(r[4]), float(r[6])
+        assert alone > 0 and busy > 0 and shared > 0
+        # the ratios are of the unrounded medians; the cells show 3 significant digits
+        assert math.isclose(float(r[5].rstrip("×")), busy / alone, rel_tol=0.02, abs_tol=0.011)
+        assert math.isclose(float(r[7].rstrip("×")), shared / alone, rel_tol=0.02,
+                            abs_tol=0.011)
+        assert r[8] in ("ok", "—"), r
+    assert "geometric-mean slowdown" in proc.stdout
