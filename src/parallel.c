@@ -13,9 +13,10 @@
  * is fork-join: the calling thread cannot leave it before every thread of
  * the team has reached the closing barrier, and (libgomp) cannot start it
  * before every pooled thread is back at the dock.  When a core is busy, the
- * thread scheduled there arrives milliseconds late, and a 0.3 ms call waits
- * for it even when the caller has done every chunk itself (measured: 31x
- * slower with one core taken, issue #12).  Here the caller starts on the
+ * thread scheduled there arrives milliseconds late, and a short call waits
+ * for it even when the caller has done every chunk itself (measured on a
+ * 2-core AMD EPYC: adaptive 14->7, 0.66 ms alone, 8.0 ms with one core
+ * taken; bench/README.md, "Thread scenarios").  Here the caller starts on the
  * chunks at once, never waits for a helper thread to start, and returns as
  * soon as every chunk is done; a helper that wakes after that finds nothing
  * to claim and goes back to sleep.
