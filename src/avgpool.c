@@ -52,7 +52,7 @@ static fp_status prepare(const fp_pool_params *params, const fp_tensor *in, cons
   if (in->ndim != params->rank + 2) return FP_ERR_BAD_NDIM;
   if ((st = fp__check_tensor(in, in->ndim, NULL, in_writable, is)) != FP_OK) return st;
   if ((st = fp__geom_init(params, in->shape, g)) != FP_OK) return st;
-  if ((st = fp_pool_output_shape(params, in->shape, out_shape, NULL, NULL)) != FP_OK) return st;
+  fp__geom_out_shape(g, out_shape);
   if ((st = fp__check_tensor(out, in->ndim, out_shape, !in_writable, os)) != FP_OK) return st;
   if (fp__dtype_slot(in->dtype) < 0) return FP_ERR_UNSUPPORTED_DTYPE;
   if (in_writable) { /* backward: floating dtypes, dy of dx's dtype */

@@ -2,30 +2,32 @@
  * the spatial positions, signed square root, L2 normalisation.  Argument
  * checks, workspace layout and the phases; the products run in gemm.c, the
  * element-wise passes in bilinear_impl.h. */
-#include "gemm.h"
+#include "fp_workspace.h"
 
-#define FP_T float
-#define FP_SFX f32
-#define FP_SQRT sqrtf
-#define FP_FABS fabsf
-#define FP_COPYSIGN copysignf
-#include "bilinear_impl.h"
-#undef FP_T
-#undef FP_SFX
-#undef FP_SQRT
-#undef FP_FABS
-#undef FP_COPYSIGN
-#define FP_T double
-#define FP_SFX f64
-#define FP_SQRT sqrt
-#define FP_FABS fabs
-#define FP_COPYSIGN copysign
-#include "bilinear_impl.h"
-#undef FP_T
-#undef FP_SFX
-#undef FP_SQRT
-#undef FP_FABS
-#undef FP_COPYSIGN
+#define FP_IMPL "bilinear_impl.h"
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1 /* float32, float64 (fp_each_dtype.h) */
+#include "fp_each_dtype.h"
+#undef FP_IMPL
+
+/* By value dtype slot; float32 and float64 only. */
+typedef struct bl_kernels {
+  double (*fwd_block)(void *, int64_t, int64_t, int64_t, int64_t, int64_t, int, int);
+  void (*scale_block)(void *, int64_t, int64_t, int64_t, int64_t, int64_t, double, int);
+  void (*mirror_block)(void *, int64_t, int64_t, int64_t, int64_t, fp_dtype);
+  void (*bwd_sums)(const void *, const void *, int64_t, int64_t, int64_t, int64_t, int64_t, int,
+                   double *, double *);
+  void (*bwd_block)(void *, const void *, int64_t, int64_t, const void *, int64_t, int64_t,
+                    int64_t, int, int, int, double, double, double, double);
+} bl_kernels;
+static const bl_kernels bl_table[FP_NSLOTS] = {
+#define FP_IMPL "bilinear_impl.h"
+#define FP_TABLE 1 /* the rows of this table (bilinear_impl.h) */
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1
+#include "fp_each_dtype.h"
+#undef FP_IMPL
+};
 
 #define FP_BILINEAR_FLAGS (FP_BILINEAR_AVERAGE | FP_BILINEAR_SIGNED_SQRT | FP_BILINEAR_L2_NORMALIZE)
 
@@ -38,10 +40,11 @@ fp_status fp_bilinear_params_init(fp_bilinear_params *params) {
   return FP_OK;
 }
 
-/* One call's shapes, resolved. */
+/* One call's shapes and kernels, resolved. */
 typedef struct bl_call {
   fp_dtype dt;
   size_t el;
+  const bl_kernels *kn;
   int64_t n, cx, cy, p, features;
   int64_t rb, nb; /* rows per post-processing block, blocks per sample */
   fp__axis xpos, ypos;
@@ -50,9 +53,7 @@ typedef struct bl_call {
 static fp_status check_params(const fp_bilinear_params *p) {
   if (!p) return FP_ERR_NULL_POINTER;
   if (p->struct_size != sizeof(fp_bilinear_params)) return FP_ERR_STRUCT_SIZE;
-  if ((p->flags & ~FP_BILINEAR_FLAGS) || fp__bad_threads(p->num_threads)) return FP_ERR_INVALID_ARGUMENT;
-  if (!(p->eps >= 0) || isinf(p->eps)) return FP_ERR_INVALID_ARGUMENT;
-  return FP_OK;
+  return fp__check_ws_options(p->flags, FP_BILINEAR_FLAGS, p->num_threads, p->eps);
 }
 
 static fp_status check_inputs(const fp_tensor *x, const fp_tensor *y, bl_call *c) {
@@ -60,7 +61,8 @@ static fp_status check_inputs(const fp_tensor *x, const fp_tensor *y, bl_call *c
   if (!x) return FP_ERR_NULL_POINTER;
   if (x->ndim < 3 || x->ndim > FP_MAX_DIMS) return FP_ERR_BAD_NDIM;
   if ((st = fp__check_tensor(x, x->ndim, NULL, 0, NULL)) != FP_OK) return st;
-  if (x->dtype != FP_FLOAT32 && x->dtype != FP_FLOAT64) return FP_ERR_UNSUPPORTED_DTYPE;
+  const int vs = fp__dtype_slot(x->dtype);
+  if (vs < 0 || !bl_table[vs].fwd_block) return FP_ERR_UNSUPPORTED_DTYPE;
   if (y) {
     if (y->ndim != x->ndim) return FP_ERR_BAD_NDIM;
     if ((st = fp__check_tensor(y, y->ndim, NULL, 0, NULL)) != FP_OK) return st;
@@ -71,6 +73,7 @@ static fp_status check_inputs(const fp_tensor *x, const fp_tensor *y, bl_call *c
   }
   c->dt = x->dtype;
   c->el = fp_dtype_size(x->dtype);
+  c->kn = &bl_table[vs];
   c->n = x->shape[0];
   c->cx = x->shape[1];
   c->cy = y ? y->shape[1] : x->shape[1];
@@ -87,12 +90,23 @@ static fp_status check_inputs(const fp_tensor *x, const fp_tensor *y, bl_call *c
   return FP_OK;
 }
 
+/* A call's workspace layout (an fp__ws_layout_fn ctx). */
+typedef struct bl_layout {
+  const bl_call *c;
+  int backward;
+  size_t off[4];
+} bl_layout;
+
 /* Workspace for t threads: the packing buffers, then (forward) one partial
  * sum per block of every sample or (backward) for a chunk of min(N, t)
  * samples two partial sums per block and a Cx x Cy matrix each, and per
  * thread a transposed block of the output gradient (for y = x).  Offsets of
  * the parts in off[0..3]; 0 on overflow. */
-static int ws_layout(const bl_call *c, int backward, int64_t t, size_t *total, size_t off[4]) {
+static int ws_layout(void *ctx, int64_t t, size_t *total) {
+  bl_layout *l = (bl_layout *)ctx;
+  const bl_call *c = l->c;
+  const int backward = l->backward;
+  size_t *off = l->off;
   size_t used = 0, pack, part, mats = 0, gt = 0;
   const int64_t chunk = backward ? (c->n < t ? c->n : t) : c->n;
   if ((size_t)c->nb > SIZE_MAX / 16 || (size_t)c->features > SIZE_MAX / 8) return 0;
@@ -120,73 +134,13 @@ fp_status fp_bilinear_pool_workspace_size(const fp_bilinear_params *params, cons
   if ((st = check_params(params)) != FP_OK) return st;
   if (!bytes) return FP_ERR_NULL_POINTER;
   if ((st = check_inputs(x, y, &c)) != FP_OK) return st;
-  size_t off[4];
   if (nothing_to_do(&c)) {
     *bytes = 0;
     return FP_OK;
   }
-  if (!ws_layout(&c, backward != 0, fp__threads_requested(params->num_threads), bytes, off))
-    return FP_ERR_OVERFLOW;
+  bl_layout l = {&c, backward != 0, {0}};
+  if (!ws_layout(&l, fp__threads_requested(params->num_threads), bytes)) return FP_ERR_OVERFLOW;
   return FP_OK;
-}
-
-/* The largest thread count <= want whose workspace fits in have bytes (0 if
- * not even one does). */
-static int64_t ws_threads(const bl_call *c, int backward, int64_t want, size_t have, size_t off[4]) {
-  size_t need;
-  for (int64_t t = want; t >= 1; t--)
-    if (ws_layout(c, backward, t, &need, off) && need - FP__WS_SLACK <= have) return t;
-  return 0;
-}
-
-static int ws_overlaps(const void *ws, size_t bytes, const fp_tensor *t) {
-  if (!t || !ws || bytes == 0) return 0;
-  fp_tensor w;
-  memset(&w, 0, sizeof(w));
-  w.dtype = FP_INT8;
-  w.ndim = 1;
-  w.shape[0] = (int64_t)bytes;
-  w.strides[0] = 1;
-  w.data = (void *)ws;
-  return fp__tensors_overlap(&w, t);
-}
-
-/* The (N, C, positions) matrix view of an input tensor: rows channels,
- * columns positions, batch stride N. */
-static fp__mat chan_pos(const fp_tensor *t, const fp__axis *pos) {
-  fp__mat m;
-  m.data = t->data;
-  m.r = fp__axis_simple(t->shape[1], t->strides[1]);
-  m.c = *pos;
-  m.bs = t->strides[0];
-  return m;
-}
-
-/* The (N, Cx*Cy) output or gradient as Cx x Cy matrices. */
-static fp__mat feat_mat(const fp_tensor *t, int64_t cx, int64_t cy) {
-  fp__mat m;
-  m.data = t->data;
-  m.r = fp__axis_simple(cx, cy * t->strides[1]);
-  m.c = fp__axis_simple(cy, t->strides[1]);
-  m.bs = t->strides[0];
-  return m;
-}
-
-static void zero_tensor(const fp_tensor *t) {
-  int64_t ext[FP_MAX_DIMS] = {1, 1, 1, 1, 1}, str[FP_MAX_DIMS] = {0, 0, 0, 0, 0};
-  const size_t el = fp_dtype_size(t->dtype);
-  for (int i = 0; i < t->ndim; i++) {
-    ext[FP_MAX_DIMS - t->ndim + i] = t->shape[i];
-    str[FP_MAX_DIMS - t->ndim + i] = t->strides[i];
-  }
-  for (int64_t a = 0; a < ext[0]; a++)
-    for (int64_t b = 0; b < ext[1]; b++)
-      for (int64_t c = 0; c < ext[2]; c++)
-        for (int64_t d = 0; d < ext[3]; d++)
-          for (int64_t e = 0; e < ext[4]; e++)
-            memset((char *)t->data +
-                       (a * str[0] + b * str[1] + c * str[2] + d * str[3] + e * str[4]) * (int64_t)el,
-                   0, el);
 }
 
 /* One call's tensors and scratch.  pack and gt hold nt thread slots; part
@@ -232,15 +186,6 @@ static bl_work slot_work(const bl_work *w, int64_t i, int backward) {
   return s;
 }
 
-/* Threads that each take whole samples (one fp__parallel call over the
- * samples): when there are at least two samples to share and enough work;
- * otherwise 1, and the phases share each sample's work instead.  Both ways
- * every sample is computed the same, bit for bit. */
-static int sample_threads(int64_t t, int64_t samples, int64_t work) {
-  if (samples < 2 || t < 2) return 1;
-  return fp__threads((int32_t)t, work, samples);
-}
-
 /* Multiply-adds of one sample's forward. */
 static int64_t sample_work(const bl_call *c) { return c->features * (c->p + 4); }
 
@@ -264,11 +209,7 @@ static void fwd_sums_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     const int64_t n = x->n0 + task / c->nb, i0 = (task % c->nb) * c->rb;
     const int64_t i1 = i0 + c->rb < c->cx ? i0 + c->rb : c->cx;
     void *base = (char *)out->data + n * out->strides[0] * el;
-    x->part[task] = c->dt == FP_FLOAT64
-                        ? fp__f64_bilinear__fwd_block((double *)base, x->rs, x->cs, i0, i1, c->cy,
-                                                      x->ssqrt, x->sym)
-                        : fp__f32_bilinear__fwd_block((float *)base, x->rs, x->cs, i0, i1, c->cy,
-                                                      x->ssqrt, x->sym);
+    x->part[task] = c->kn->fwd_block(base, x->rs, x->cs, i0, i1, c->cy, x->ssqrt, x->sym);
   }
 }
 
@@ -286,11 +227,7 @@ static void fwd_scale_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     for (int64_t b = 0; b < c->nb; b++) ss += x->part[s * c->nb + b];
     const double den = fp__norm_floor(sqrt(ss), x->w->prm->eps);
     void *base = (char *)out->data + (x->n0 + s) * out->strides[0] * el;
-    if (c->dt == FP_FLOAT64)
-      fp__f64_bilinear__scale_block((double *)base, x->rs, x->cs, i0, i1, c->cy, 1.0 / den, x->sym);
-    else
-      fp__f32_bilinear__scale_block((float *)base, x->rs, x->cs, i0, i1, c->cy, (float)(1.0 / den),
-                                    x->sym);
+    c->kn->scale_block(base, x->rs, x->cs, i0, i1, c->cy, 1.0 / den, x->sym);
   }
 }
 
@@ -305,31 +242,26 @@ static void fwd_mirror_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     const int64_t n = x->n0 + task / c->nb, i0 = (task % c->nb) * c->rb;
     const int64_t i1 = i0 + c->rb < c->cx ? i0 + c->rb : c->cx;
     void *base = (char *)out->data + n * out->strides[0] * el;
-    if (c->dt == FP_FLOAT64) fp__f64_bilinear__mirror_block((double *)base, x->rs, x->cs, i0, i1, c->dt);
-    else fp__f32_bilinear__mirror_block((float *)base, x->rs, x->cs, i0, i1, c->dt);
+    c->kn->mirror_block(base, x->rs, x->cs, i0, i1, c->dt);
   }
 }
 
 /* Forward of samples n0 .. n0+ns. */
 static void forward_samples(const bl_work *w, int64_t n0, int64_t ns) {
   const bl_call *c = w->c;
-  const fp_tensor *x = w->x, *y = w->y, *out = w->out;
+  const fp_tensor *x = w->x, *y = w->y, *out = w->out, *yx = y ? y : x;
   const uint32_t fl = w->prm->flags;
   const int ssqrt = (fl & FP_BILINEAR_SIGNED_SQRT) != 0, l2 = (fl & FP_BILINEAR_L2_NORMALIZE) != 0;
   const double scale = (fl & FP_BILINEAR_AVERAGE) ? (c->p > 0 ? 1.0 / (double)c->p : 0.0) : 1.0;
-  const int64_t el = (int64_t)c->el;
   fp__gemm g;
   memset(&g, 0, sizeof(g));
   g.m = c->cx;
   g.n = c->cy;
   g.k = c->p;
   g.batch = ns;
-  g.a = chan_pos(x, &c->xpos);
-  g.a.data = (char *)x->data + n0 * x->strides[0] * el;
-  g.b = fp__mat_t(chan_pos(y ? y : x, &c->ypos));
-  g.b.data = (char *)(y ? y : x)->data + n0 * (y ? y : x)->strides[0] * el;
-  g.c = feat_mat(out, c->cx, c->cy);
-  g.c.data = (char *)out->data + n0 * out->strides[0] * el;
+  g.a = fp__mat_chan_pos(x, &c->xpos, n0, c->el);
+  g.b = fp__mat_t(fp__mat_chan_pos(yx, &c->ypos, n0, c->el));
+  g.c = fp__mat_rows(out, c->cx, c->cy, n0, c->el);
   g.alpha = scale;
   g.symmetric = y == NULL ? FP__GEMM_SYM_UPPER : 0;
   fp__gemm_run(c->dt, &g, w->pack, fp__threads(w->nt, fp__gemm_work(&g), ns * 64));
@@ -372,12 +304,8 @@ static void bwd_sums_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     const int64_t i1 = i0 + c.rb < c.cx ? i0 + c.rb : c.cx;
     const char *bm = mats + s * c.features * (int64_t)c.el;
     const char *gp = (const char *)x->gm->data + (x->n0 + s) * x->gm->bs * (int64_t)c.el;
-    if (c.dt == FP_FLOAT64)
-      fp__f64_bilinear__bwd_sums((const double *)bm, (const double *)gp, x->grs, x->gcs, i0, i1,
-                                 c.cy, x->ssqrt, &part[2 * task], &part[2 * task + 1]);
-    else
-      fp__f32_bilinear__bwd_sums((const float *)bm, (const float *)gp, x->grs, x->gcs, i0, i1,
-                                 c.cy, x->ssqrt, &part[2 * task], &part[2 * task + 1]);
+    c.kn->bwd_sums(bm, gp, x->grs, x->gcs, i0, i1, c.cy, x->ssqrt, &part[2 * task],
+                   &part[2 * task + 1]);
   }
 }
 
@@ -419,12 +347,8 @@ static void bwd_block_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
       gt = x->w->gt + (size_t)slot * (size_t)(c.rb * c.cy) * c.el;
       fp__transpose(c.dt, gp + i0 * (int64_t)c.el, grs, gt, c.cy, c.cy, i1 - i0);
     }
-    if (c.dt == FP_FLOAT64)
-      fp__f64_bilinear__bwd_block((double *)bm, (const double *)gp, grs, gcs, (const double *)gt,
-                                  i0, i1, c.cy, sym, x->ssqrt, x->have_b, c1, c2, eps, x->scale);
-    else
-      fp__f32_bilinear__bwd_block((float *)bm, (const float *)gp, grs, gcs, (const float *)gt,
-                                  i0, i1, c.cy, sym, x->ssqrt, x->have_b, c1, c2, eps, x->scale);
+    c.kn->bwd_block(bm, gp, grs, gcs, gt, i0, i1, c.cy, sym, x->ssqrt, x->have_b, c1, c2, eps,
+                    x->scale);
   }
 }
 
@@ -432,7 +356,7 @@ static void bwd_block_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
 static void backward_samples(const bl_work *w, int64_t n0, int64_t ns) {
   const bl_call *cp = w->c;
   const bl_call c = *cp;
-  const fp_tensor *x = w->x, *y = w->y, *grad_out = w->g;
+  const fp_tensor *x = w->x, *y = w->y, *grad_out = w->g, *yx = y ? y : x;
   fp_tensor *dx = w->dx, *dy = w->dy;
   const int64_t t = w->nt;
   const uint32_t fl = w->prm->flags;
@@ -442,15 +366,11 @@ static void backward_samples(const bl_work *w, int64_t n0, int64_t ns) {
   const double scale = (fl & FP_BILINEAR_AVERAGE) ? (c.p > 0 ? 1.0 / (double)c.p : 0.0) : 1.0;
   void *pack = w->pack;
   char *mats = w->mats;
-  const fp__mat gm = feat_mat(grad_out, c.cx, c.cy);
+  const fp__mat gm = fp__mat_rows(grad_out, c.cx, c.cy, 0, c.el);
   const int64_t grs = c.cy * grad_out->strides[1], gcs = grad_out->strides[1];
 
   /* the products B of these samples, into the scratch matrices */
-  fp__mat sm;
-  sm.data = mats;
-  sm.r = fp__axis_simple(c.cx, c.cy);
-  sm.c = fp__axis_simple(c.cy, 1);
-  sm.bs = c.features;
+  const fp__mat sm = fp__mat_dense(mats, c.cx, c.cy);
   fp__gemm g;
   if (have_b) {
     memset(&g, 0, sizeof(g));
@@ -458,10 +378,8 @@ static void backward_samples(const bl_work *w, int64_t n0, int64_t ns) {
     g.n = c.cy;
     g.k = c.p;
     g.batch = ns;
-    g.a = chan_pos(x, &c.xpos);
-    g.a.data = (char *)x->data + n0 * x->strides[0] * (int64_t)c.el;
-    g.b = fp__mat_t(chan_pos(y ? y : x, &c.ypos));
-    g.b.data = (char *)(y ? y : x)->data + n0 * (y ? y : x)->strides[0] * (int64_t)c.el;
+    g.a = fp__mat_chan_pos(x, &c.xpos, n0, c.el);
+    g.b = fp__mat_t(fp__mat_chan_pos(yx, &c.ypos, n0, c.el));
     g.c = sm;
     g.alpha = scale;
     g.symmetric = sym ? FP__GEMM_SYM_MIRROR : 0;
@@ -491,22 +409,18 @@ static void backward_samples(const bl_work *w, int64_t n0, int64_t ns) {
   g.k = c.cy;
   g.batch = ns;
   g.a = sm;
-  g.b = chan_pos(y ? y : x, &c.ypos);
-  g.b.data = (char *)(y ? y : x)->data + n0 * (y ? y : x)->strides[0] * (int64_t)c.el;
-  g.c = chan_pos(dx, &c.xpos);
-  g.c.c = fp__axis_make(dx->ndim - 2, dx->shape + 2, dx->strides + 2);
-  g.c.data = (char *)dx->data + n0 * dx->strides[0] * (int64_t)c.el;
+  g.b = fp__mat_chan_pos(yx, &c.ypos, n0, c.el);
+  const fp__axis dxpos = fp__axis_make(dx->ndim - 2, dx->shape + 2, dx->strides + 2);
+  g.c = fp__mat_chan_pos(dx, &dxpos, n0, c.el);
   g.alpha = 1.0;
   fp__gemm_run(c.dt, &g, pack, fp__threads((int32_t)t, fp__gemm_work(&g), ns * 64));
   if (dy) {
     g.m = c.cy;
     g.k = c.cx;
     g.a = fp__mat_t(sm);
-    g.b = chan_pos(x, &c.xpos);
-    g.b.data = (char *)x->data + n0 * x->strides[0] * (int64_t)c.el;
-    g.c = chan_pos(dy, &c.ypos);
-    g.c.c = fp__axis_make(dy->ndim - 2, dy->shape + 2, dy->strides + 2);
-    g.c.data = (char *)dy->data + n0 * dy->strides[0] * (int64_t)c.el;
+    g.b = fp__mat_chan_pos(x, &c.xpos, n0, c.el);
+    const fp__axis dypos = fp__axis_make(dy->ndim - 2, dy->shape + 2, dy->strides + 2);
+    g.c = fp__mat_chan_pos(dy, &dypos, n0, c.el);
     fp__gemm_run(c.dt, &g, pack, fp__threads((int32_t)t, fp__gemm_work(&g), ns * 64));
   }
 }
@@ -536,19 +450,19 @@ fp_status fp_bilinear_pool_forward(const fp_bilinear_params *params, const fp_te
   if (fp__tensors_overlap(out, x) || (y && fp__tensors_overlap(out, y))) return FP_ERR_ALIASING;
   if (nothing_to_do(&c)) return FP_OK;
   if (!workspace) return FP_ERR_NULL_POINTER;
-  size_t off[4];
-  size_t ws_bytes = workspace_size;
-  char *ws = fp__ws_align(workspace, &ws_bytes);
-  const int64_t t = ws_threads(&c, 0, fp__threads_requested(params->num_threads), ws_bytes, off);
+  bl_layout l = {&c, 0, {0}};
+  char *ws;
+  const int64_t t =
+      fp__ws_threads(workspace, workspace_size, params->num_threads, ws_layout, &l, &ws);
   if (t < 1) return FP_ERR_SHAPE_MISMATCH;
-  if (ws_overlaps(workspace, workspace_size, out) || ws_overlaps(workspace, workspace_size, x) ||
-      ws_overlaps(workspace, workspace_size, y))
-    return FP_ERR_ALIASING;
+  const fp_tensor *all[3] = {out, x, y};
+  for (int i = 0; i < 3; i++)
+    if (fp__ws_overlaps(workspace, workspace_size, all[i])) return FP_ERR_ALIASING;
 
   bl_work w;
-  init_work(&w, &c, params, x, y, ws, off, t);
+  init_work(&w, &c, params, x, y, ws, l.off, t);
   w.out = out;
-  const int st_ = sample_threads(t < c.n ? t : c.n, c.n, c.n * sample_work(&c));
+  const int st_ = fp__sample_threads(t < c.n ? t : c.n, c.n, c.n * sample_work(&c));
   if (st_ > 1) {
     fp__parallel(st_, c.n, fwd_samples_chunk, &w);
   } else {
@@ -581,27 +495,26 @@ fp_status fp_bilinear_pool_backward(const fp_bilinear_params *params, const fp_t
   if (c.n == 0) return FP_OK;
   if (c.features == 0) {
     /* the output has no element: nothing depends on the inputs */
-    zero_tensor(dx);
-    if (dy) zero_tensor(dy);
+    fp__zero_tensor(dx);
+    fp__zero_tensor(dy);
     return FP_OK;
   }
   if (!workspace) return FP_ERR_NULL_POINTER;
-  size_t off[4];
-  size_t ws_bytes = workspace_size;
-  char *ws = fp__ws_align(workspace, &ws_bytes);
-  const int64_t t = ws_threads(&c, 1, fp__threads_requested(params->num_threads), ws_bytes, off);
+  bl_layout l = {&c, 1, {0}};
+  char *ws;
+  const int64_t t =
+      fp__ws_threads(workspace, workspace_size, params->num_threads, ws_layout, &l, &ws);
   if (t < 1) return FP_ERR_SHAPE_MISMATCH;
-  if (ws_overlaps(workspace, workspace_size, grad_out) || ws_overlaps(workspace, workspace_size, x) ||
-      ws_overlaps(workspace, workspace_size, y) || ws_overlaps(workspace, workspace_size, dx) ||
-      ws_overlaps(workspace, workspace_size, dy))
-    return FP_ERR_ALIASING;
+  const fp_tensor *all[5] = {grad_out, x, y, dx, dy};
+  for (int i = 0; i < 5; i++)
+    if (fp__ws_overlaps(workspace, workspace_size, all[i])) return FP_ERR_ALIASING;
 
   bl_work w;
-  init_work(&w, &c, params, x, y, ws, off, t);
+  init_work(&w, &c, params, x, y, ws, l.off, t);
   w.g = grad_out;
   w.dx = dx;
   w.dy = dy;
-  const int st_ = sample_threads(t < c.n ? t : c.n, c.n, c.n * 3 * sample_work(&c));
+  const int st_ = fp__sample_threads(t < c.n ? t : c.n, c.n, c.n * 3 * sample_work(&c));
   if (st_ > 1) {
     /* no sum over samples: every chunk takes whole samples in its slot */
     fp__parallel(st_, c.n, bwd_samples_chunk, &w);

@@ -1,8 +1,15 @@
 /* Bilinear pooling, the element-wise passes for one dtype (included by
- * bilinear.c with FP_T and FP_SFX).  The matrix products are in gemm.c.
+ * bilinear.c through fp_each_dtype.h: float32, float64; with FP_TABLE, the
+ * dtype's row of its kernel table).  The matrix products are in gemm.c.
  * Every pass works on a block of rows [i0, i1) of one sample's Cx x Cy
  * matrix; sums are taken in double, in row-major order within the block. */
 #define KN(name) FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), _bilinear__), name)
+#ifdef FP_TABLE
+[FP_SLOT] = {KN(fwd_block), KN(scale_block), KN(mirror_block), KN(bwd_sums), KN(bwd_block)},
+#else
+#define FP_SQRT FP_LIBM(sqrt)
+#define FP_FABS FP_LIBM(fabs)
+#define FP_COPYSIGN FP_LIBM(copysign)
 
 /* Forward, first pass over rows [i0, i1) of one sample (row i at b + i*rs,
  * columns stepping by cs): the signed square root in place (when ssqrt) of
@@ -10,8 +17,9 @@
  * product has written), else of every column; returns the sum of squares
  * of the elements of the full matrix they stand for (off-diagonal ones
  * twice when sym). */
-FP_SIMD_CLONES static double KN(fwd_block)(FP_T *b, int64_t rs, int64_t cs, int64_t i0,
+FP_SIMD_CLONES static double KN(fwd_block)(void *bv, int64_t rs, int64_t cs, int64_t i0,
                                            int64_t i1, int64_t cy, int ssqrt, int sym) {
+  FP_T *b = (FP_T *)bv;
   double acc = 0;
   for (int64_t i = i0; i < i1; i++) {
     const int64_t j0 = sym ? i : 0;
@@ -56,9 +64,12 @@ FP_SIMD_CLONES static double KN(fwd_block)(FP_T *b, int64_t rs, int64_t cs, int6
   return acc;
 }
 
-/* Forward: multiply rows [i0, i1) by f (the columns j >= i when sym). */
-FP_SIMD_CLONES static void KN(scale_block)(FP_T *b, int64_t rs, int64_t cs, int64_t i0,
-                                           int64_t i1, int64_t cy, FP_T f, int sym) {
+/* Forward: multiply rows [i0, i1) by f, rounded to FP_T (the columns
+ * j >= i when sym). */
+FP_SIMD_CLONES static void KN(scale_block)(void *bv, int64_t rs, int64_t cs, int64_t i0,
+                                           int64_t i1, int64_t cy, double fd, int sym) {
+  FP_T *b = (FP_T *)bv;
+  const FP_T f = (FP_T)fd;
   for (int64_t i = i0; i < i1; i++) {
     FP_T *row = b + i * rs;
     const int64_t j0 = sym ? i : 0;
@@ -74,8 +85,9 @@ FP_SIMD_CLONES static void KN(scale_block)(FP_T *b, int64_t rs, int64_t cs, int6
  * upper triangle, writes only these rows' lower part: blocks run in
  * parallel.  With unit column stride the block left of the diagonal is one
  * transposed copy of the upper block above it. */
-static void KN(mirror_block)(FP_T *b, int64_t rs, int64_t cs, int64_t i0, int64_t i1,
+static void KN(mirror_block)(void *bv, int64_t rs, int64_t cs, int64_t i0, int64_t i1,
                              fp_dtype dt) {
+  FP_T *b = (FP_T *)bv;
   if (cs == 1 && i0 > 0) fp__transpose(dt, b + i0, rs, b + i0 * rs, rs, i0, i1 - i0);
   const int64_t jend = cs == 1 ? i0 : 0;
   for (int64_t i = i0; i < i1; i++)
@@ -86,9 +98,10 @@ static void KN(mirror_block)(FP_T *b, int64_t rs, int64_t cs, int64_t i0, int64_
  * signed square root of the (averaged) product u held in the contiguous
  * Cx x Cy scratch b, and g is the output gradient (row stride grs, column
  * stride gcs). */
-FP_SIMD_CLONES static void KN(bwd_sums)(const FP_T *b, const FP_T *g, int64_t grs,
+FP_SIMD_CLONES static void KN(bwd_sums)(const void *bv, const void *gv, int64_t grs,
                                         int64_t gcs, int64_t i0, int64_t i1, int64_t cy,
                                         int ssqrt, double *ss, double *sg) {
+  const FP_T *b = (const FP_T *)bv, *g = (const FP_T *)gv;
   double a2 = 0, ag = 0;
   for (int64_t i = i0; i < i1; i++) {
     const FP_T *brow = b + i * cy, *grow = g + i * grs;
@@ -137,10 +150,12 @@ FP_ALWAYS_INLINE FP_T KN(bwd_elem)(FP_T ut, double gij, double gji, int sym, int
   return (FP_T)(d * f * scale);
 }
 
-FP_SIMD_CLONES static void KN(bwd_block)(FP_T *b, const FP_T *g, int64_t grs, int64_t gcs,
-                                         const FP_T *gt, int64_t i0, int64_t i1, int64_t cy,
+FP_SIMD_CLONES static void KN(bwd_block)(void *bv, const void *gv, int64_t grs, int64_t gcs,
+                                         const void *gtv, int64_t i0, int64_t i1, int64_t cy,
                                          int sym, int ssqrt, int have_b, double c1, double c2,
                                          double eps, double scale) {
+  FP_T *b = (FP_T *)bv;
+  const FP_T *g = (const FP_T *)gv, *gt = (const FP_T *)gtv;
   for (int64_t i = i0; i < i1; i++) {
     FP_T *brow = b + i * cy;
     const FP_T *grow = g + i * grs;
@@ -167,4 +182,8 @@ FP_SIMD_CLONES static void KN(bwd_block)(FP_T *b, const FP_T *g, int64_t grs, in
   }
 }
 
+#undef FP_SQRT
+#undef FP_FABS
+#undef FP_COPYSIGN
+#endif /* FP_TABLE */
 #undef KN

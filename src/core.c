@@ -1,5 +1,6 @@
-/* Status strings, version queries and parameter defaults.  The thread policy
- * is parallel.c's, the ISA detection cpu.c's. */
+/* Status strings, version queries, parameter defaults and the parameter
+ * checks the special window poolings share.  The thread policy is
+ * parallel.c's, the ISA detection cpu.c's. */
 #include "fp_internal.h"
 
 #include <string.h>
@@ -56,6 +57,22 @@ fp_status fp_pool_params_init(fp_pool_params *params, int32_t rank) {
     params->dilation[i] = 1;
   }
   params->flags = FP_FLAG_COUNT_INCLUDE_PAD;
+  return FP_OK;
+}
+
+fp_status fp__special_window_prepare(const fp_pool_params *params, int bad_option,
+                                     const fp_tensor *x, fp__geom *g, fp__strides *xs,
+                                     int64_t *out_shape) {
+  fp_status st;
+  if (!params || !x) return FP_ERR_NULL_POINTER;
+  if (params->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
+  if (params->flags & ~(uint32_t)(FP_FLAG_CEIL_MODE | FP_FLAG_COUNT_INCLUDE_PAD))
+    return FP_ERR_INVALID_ARGUMENT;
+  if (bad_option) return FP_ERR_INVALID_ARGUMENT;
+  if (x->ndim != params->rank + 2) return FP_ERR_BAD_NDIM;
+  if ((st = fp__check_tensor(x, x->ndim, NULL, 0, xs)) != FP_OK) return st;
+  if ((st = fp__geom_init(params, x->shape, g)) != FP_OK) return st;
+  fp__geom_out_shape(g, out_shape);
   return FP_OK;
 }
 

@@ -6,8 +6,14 @@
  *   FP_QNAN     a quiet NaN (floating types; the lowest value otherwise)
  *   FP_ACC      the accumulator of sums: float for float16, else double
  *   FP_ISNAN(v) NaN test (constant 0 for integers)
+ *   FP_LIBM(f)  the libm function f for FP_T (floating types; float16 uses
+ *               float's): FP_LIBM(sqrt) is sqrtf for float32, sqrt for float64
  * Slots follow fp__dtype_slot() in fp_internal.h.  float16 needs a compiler
- * with _Float16 (GCC >= 12, Clang); without it its slot stays empty. */
+ * with _Float16 (GCC >= 12, Clang); without it its slot stays empty.
+ * Options, defined before the include (and undefined by it, as FP_TABLE):
+ *   FP_EACH_FLOAT   the floating types only (no integer kernels)
+ *   FP_EACH_NO_F16  no float16 (neither of its slots)
+ * A slot left out stays empty in the tables. */
 #ifndef FP_IMPL
 #  error "define FP_IMPL before including fp_each_dtype.h"
 #endif
@@ -20,6 +26,7 @@
 #define FP_LOWEST ((FP_T)-INFINITY)
 #define FP_QNAN ((FP_T)NAN)
 #define FP_ACC double
+#define FP_LIBM(fn) fn##f
 #include FP_IMPL
 #undef FP_T
 #undef FP_SFX
@@ -27,6 +34,7 @@
 #undef FP_LOWEST
 #undef FP_QNAN
 #undef FP_ACC
+#undef FP_LIBM
 
 #define FP_T double
 #define FP_SFX f64
@@ -34,6 +42,7 @@
 #define FP_LOWEST ((FP_T)-INFINITY)
 #define FP_QNAN ((FP_T)NAN)
 #define FP_ACC double
+#define FP_LIBM(fn) fn
 #include FP_IMPL
 #undef FP_T
 #undef FP_SFX
@@ -41,8 +50,10 @@
 #undef FP_LOWEST
 #undef FP_QNAN
 #undef FP_ACC
+#undef FP_LIBM
 
-#ifdef FP_HAVE_FLOAT16
+#define FP_LIBM(fn) fn##f /* float16: float's functions */
+#if defined(FP_HAVE_FLOAT16) && !defined(FP_EACH_NO_F16)
 #  define FP_T _Float16
 #  define FP_SFX f16
 #  define FP_SLOT 2
@@ -57,7 +68,7 @@
 #  undef FP_QNAN
 #  undef FP_ACC
 #endif
-#ifdef FP_HAVE_F16C_SLOT
+#if defined(FP_HAVE_F16C_SLOT) && !defined(FP_EACH_NO_F16)
 /* float16 again, compiled for AVX2 + F16C + FMA (slot FP_SLOT_F16C): each
  * _Float16 <-> float conversion is then one vcvtph2ps / vcvtps2ph instead of
  * a libgcc call per element, 10-60x faster.  fp__dtype_slot() picks this
@@ -89,9 +100,11 @@
 #    pragma GCC pop_options
 #  endif
 #endif
+#undef FP_LIBM
 #undef FP_IS_FLOAT
 #undef FP_ISNAN
 
+#ifndef FP_EACH_FLOAT
 #define FP_IS_FLOAT 0
 #define FP_ISNAN(v) 0
 #define FP_ACC double
@@ -159,4 +172,7 @@
 #undef FP_ACC
 #undef FP_IS_FLOAT
 #undef FP_ISNAN
+#endif /* FP_EACH_FLOAT */
 #undef FP_TABLE
+#undef FP_EACH_FLOAT
+#undef FP_EACH_NO_F16

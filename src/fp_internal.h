@@ -204,6 +204,10 @@ typedef struct fp__strides {
 FP_INTERNAL fp_status fp__geom_init(const fp_pool_params *params, const int64_t *in_shape,
                                     fp__geom *g);
 
+/* The logical output shape (rank+2 extents) of a geometry fp__geom_init
+ * made: what fp_pool_output_shape returns, without computing it again. */
+FP_INTERNAL void fp__geom_out_shape(const fp__geom *g, int64_t *out_shape);
+
 /* The taps of one window, k[0]*k[1]*k[2], saturated at cap: what the work
  * estimates count (at most cap per output); windows of 2^40 taps per axis
  * are legal, and their product must not overflow. */
@@ -278,6 +282,17 @@ static inline void fp__adaptive_bounds(int64_t in, int64_t out, int64_t o, int64
   *end = (int64_t)((b + out - 1) / out);
 }
 
+/* The checks the special window poolings (stochastic, median, mixed) share,
+ * in this order: params (flags FP_FLAG_CEIL_MODE and FP_FLAG_COUNT_INCLUDE_PAD,
+ * which fp_pool_params_init sets and they ignore, only), bad_option (1: an
+ * invalid option of the operator's own, FP_ERR_INVALID_ARGUMENT), x's rank
+ * and descriptor, the geometry (into g) and the output shape (into
+ * out_shape, rank + 2 extents); xs gets x's strides.  The dtype is the
+ * operator's to check. */
+FP_INTERNAL fp_status fp__special_window_prepare(const fp_pool_params *params, int bad_option,
+                                                 const fp_tensor *x, fp__geom *g,
+                                                 fp__strides *xs, int64_t *out_shape);
+
 /* Geometry of a call whose output shape is given (adaptive, unpool,
  * fractional): in from in_shape, out from out_shape (rank + 2 extents each),
  * window fields set to 1 / 0. */
@@ -329,6 +344,9 @@ FP_INTERNAL fp_status fp__check_tensor(const fp_tensor *t, int ndim, const int64
 /* 1 if the memory spans of a and b (as addresses of their first and last
  * bytes) intersect.  Conservative: interleaved views count as overlapping. */
 FP_INTERNAL int fp__tensors_overlap(const fp_tensor *a, const fp_tensor *b);
+
+/* Zeroes every element of a checked tensor (any strides); NULL: nothing. */
+FP_INTERNAL void fp__zero_tensor(const fp_tensor *t);
 
 
 #endif /* FP_INTERNAL_H */

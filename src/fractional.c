@@ -2,64 +2,30 @@
 #include "fp_internal.h"
 #include "maxscan.h"
 
-#define FP_T float
-#define FP_SFX f32
-#define FP_WITH_IDX 0
-#define FP_IDX_T int64_t
-#define FP_ISFX x
-#include "fractional_impl.h"
-#undef FP_WITH_IDX
-#undef FP_IDX_T
-#undef FP_ISFX
-#define FP_WITH_IDX 1
-#define FP_IDX_T int32_t
-#define FP_ISFX i32
-#include "fractional_impl.h"
-#undef FP_IDX_T
-#undef FP_ISFX
-#define FP_IDX_T int64_t
-#define FP_ISFX i64
-#include "fractional_impl.h"
-#undef FP_WITH_IDX
-#undef FP_IDX_T
-#undef FP_ISFX
-#undef FP_T
-#undef FP_SFX
-#define FP_T double
-#define FP_SFX f64
-#define FP_WITH_IDX 0
-#define FP_IDX_T int64_t
-#define FP_ISFX x
-#include "fractional_impl.h"
-#undef FP_WITH_IDX
-#undef FP_IDX_T
-#undef FP_ISFX
-#define FP_WITH_IDX 1
-#define FP_IDX_T int32_t
-#define FP_ISFX i32
-#include "fractional_impl.h"
-#undef FP_IDX_T
-#undef FP_ISFX
-#define FP_IDX_T int64_t
-#define FP_ISFX i64
-#include "fractional_impl.h"
-#undef FP_WITH_IDX
-#undef FP_IDX_T
-#undef FP_ISFX
-#undef FP_T
-#undef FP_SFX
+#define FP_IMPL "fractional_impl.h"
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1 /* float32, float64 (fp_each_dtype.h) */
+#include "fp_each_dtype.h"
+#undef FP_IMPL
 
 typedef void (*fp__frac_fn)(const fp__geom *, const void *, const fp__strides *, int64_t,
                             const void *, const fp__strides *, void *, const fp__strides *, void *,
                             const fp__strides *, int, int);
 typedef int (*fp__frac_bad_fn)(const fp__geom *, const void *, const fp__strides *, int64_t);
 
-static const fp__frac_fn frac_kernels[2][3] = {
-  {fp__f32_fractional_x__fwd, fp__f32_fractional_i32__fwd, fp__f32_fractional_i64__fwd},
-  {fp__f64_fractional_x__fwd, fp__f64_fractional_i32__fwd, fp__f64_fractional_i64__fwd},
+/* By value dtype slot (float32, float64): forward [index kind: none, int32,
+ * int64], and the samples check. */
+static const struct {
+  fp__frac_fn fwd[3];
+  fp__frac_bad_fn bad;
+} frac_kernels[FP_NSLOTS] = {
+#define FP_IMPL "fractional_impl.h"
+#define FP_TABLE 1 /* the rows of this table (fractional_impl.h) */
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1
+#include "fp_each_dtype.h"
+#undef FP_IMPL
 };
-static const fp__frac_bad_fn frac_bad[2] = {fp__f32_fractional_x__bad_samples,
-                                            fp__f64_fractional_x__bad_samples};
 
 fp_status fp_fractional_max_pool_forward(const fp_pool_params *params, const fp_tensor *samples,
                                          const fp_tensor *x, fp_tensor *y, fp_tensor *indices) {
@@ -85,8 +51,8 @@ fp_status fp_fractional_max_pool_forward(const fp_pool_params *params, const fp_
     if (k > in || out + k - 1 > in) return FP_ERR_SHAPE_MISMATCH;
     g.k[lead + i] = k;
   }
-  const int vs = x->dtype == FP_FLOAT32 ? 0 : x->dtype == FP_FLOAT64 ? 1 : -1;
-  if (vs < 0) return FP_ERR_UNSUPPORTED_DTYPE;
+  const int vs = fp__dtype_slot(x->dtype);
+  if (vs < 0 || !frac_kernels[vs].bad) return FP_ERR_UNSUPPORTED_DTYPE;
   if (y->dtype != x->dtype || samples->dtype != x->dtype) return FP_ERR_DTYPE_MISMATCH;
   int islot = 0;
   if (indices) {
@@ -100,14 +66,15 @@ fp_status fp_fractional_max_pool_forward(const fp_pool_params *params, const fp_
   ss.n = samples->strides[0];
   ss.c = samples->strides[1];
   const int64_t s_axis = samples->strides[2];
-  if (g.n * g.c > 0 && frac_bad[vs](&g, samples->data, &ss, s_axis)) return FP_ERR_INVALID_ARGUMENT;
+  if (g.n * g.c > 0 && frac_kernels[vs].bad(&g, samples->data, &ss, s_axis))
+    return FP_ERR_INVALID_ARGUMENT;
   const int64_t outputs = g.n * g.c * g.out_plane;
   if (outputs == 0) return FP_OK;
   const int64_t taps = fp__window_taps(&g, 1024);
   const int nt = fp__threads(params->num_threads, outputs * (taps < 1024 ? taps : 1024),
                              g.n * g.c * g.out[0] * g.out[1]);
-  frac_kernels[vs][islot](&g, samples->data, &ss, s_axis, x->data, &xs, y->data, &ys,
-                          indices ? indices->data : NULL, &is, (params->flags & FP_FLAG_NAN_OMIT) != 0,
-                          nt);
+  frac_kernels[vs].fwd[islot](&g, samples->data, &ss, s_axis, x->data, &xs, y->data, &ys,
+                              indices ? indices->data : NULL, &is,
+                              (params->flags & FP_FLAG_NAN_OMIT) != 0, nt);
   return FP_OK;
 }

@@ -1,9 +1,38 @@
-/* Fractional max-pooling microkernels for one (value dtype, index kind).
- * Included by fractional.c with FP_T, FP_SFX, FP_IDX_T, FP_ISFX, FP_WITH_IDX.
+/* Fractional max-pooling microkernels for one value dtype, included by
+ * fractional.c through fp_each_dtype.h (float32, float64): the kernels
+ * below once per index kind (none, int32, int64: this file includes itself
+ * with FP_IDX_T, FP_ISFX, FP_WITH_IDX), or with FP_TABLE the dtype's row of
+ * the kernel table.
  * Window starts follow PyTorch exactly, computed in the value dtype:
  *   alpha = (I - k) / (O - 1); start[i] = int((i + u) * alpha) - int(u * alpha);
  *   start[O - 1] = I - k
  * with u the plane's sample for that axis (samples in logical axis order). */
+#if defined(FP_TABLE)
+#  define FP_K(isfx, name) \
+    FP__CAT(FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), _fractional_), isfx), FP__CAT(__, name))
+[FP_SLOT] = {{FP_K(x, fwd), FP_K(i32, fwd), FP_K(i64, fwd)}, FP_K(x, bad_samples)},
+#  undef FP_K
+#elif !defined(FP_ISFX)
+#  define FP_IDX_T int64_t
+#  define FP_ISFX x
+#  define FP_WITH_IDX 0
+#  include "fractional_impl.h"
+#  undef FP_IDX_T
+#  undef FP_ISFX
+#  undef FP_WITH_IDX
+#  define FP_WITH_IDX 1
+#  define FP_IDX_T int32_t
+#  define FP_ISFX i32
+#  include "fractional_impl.h"
+#  undef FP_IDX_T
+#  undef FP_ISFX
+#  define FP_IDX_T int64_t
+#  define FP_ISFX i64
+#  include "fractional_impl.h"
+#  undef FP_IDX_T
+#  undef FP_ISFX
+#  undef FP_WITH_IDX
+#else
 #define KN(name) FP__CAT(FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), FP__CAT(_fractional_, FP_ISFX)), __), name)
 
 static inline int64_t KN(start)(FP_T u, int64_t in, int64_t out, int64_t k, int64_t i) {
@@ -84,7 +113,8 @@ void KN(fwd)(const fp__geom *g, const void *sv, const fp__strides *ss, int64_t s
   fp__parallel(nt, rows, KN(fwd_chunk), &ctx);
 }
 
-/* 1 if any sample is outside [0, 1) (or NaN). */
+#if !FP_WITH_IDX
+/* 1 if any sample is outside [0, 1) (or NaN); once per value dtype. */
 int KN(bad_samples)(const fp__geom *g, const void *sv, const fp__strides *ss, int64_t ss_axis) {
   const FP_T *smp = (const FP_T *)sv;
   for (int64_t n = 0; n < g->n; n++)
@@ -95,5 +125,7 @@ int KN(bad_samples)(const fp__geom *g, const void *sv, const fp__strides *ss, in
       }
   return 0;
 }
+#endif
 
 #undef KN
+#endif /* FP_TABLE, FP_ISFX */

@@ -1,6 +1,6 @@
 /* Blocked GEMM for the special poolings: axes, microkernel dispatch, the
- * driver per dtype (gemm_impl.h) and the kernels per instruction set
- * (gemm_kernel_impl.h). */
+ * driver per dtype (gemm_impl.h, through fp_each_dtype.h) and its kernels
+ * per instruction set (gemm_kernel_impl.h). */
 #include "gemm.h"
 
 #include <string.h>
@@ -23,8 +23,15 @@ typedef struct fp__gemm_kernel {
   void (*fn)(int64_t, const void *, const void *, void *);
   int mr, nr;
   int64_t kc;         /* terms per block sum */
-  int64_t sym_quantum;/* tile size step of symmetric products: lcm(mr, nr) */
 } fp__gemm_kernel;
+
+/* One dtype's driver, transpose and microkernels [instruction set:
+ * baseline, avx2, avx512] (gemm_impl.h). */
+typedef struct fp__gemm_ops {
+  void (*run)(const fp__gemm *, void *, size_t, int, const fp__gemm_kernel *);
+  void (*transpose)(const void *, int64_t, void *, int64_t, int64_t, int64_t);
+  fp__gemm_kernel uk[3];
+} fp__gemm_ops;
 
 fp__axis fp__axis_make(int n, const int64_t *ext, const int64_t *str) {
   fp__axis a;
@@ -90,126 +97,17 @@ void fp__axis_offsets(const fp__axis *a, int64_t start, int64_t count, int64_t *
   }
 }
 
-/* ---- microkernels ---- */
+/* ---- the driver and microkernels, per dtype (gemm_impl.h) ---- */
 
+/* Microkernels for AVX2 and AVX-512 besides the baseline one. */
 #ifdef FP_X86_DISPATCH
 #  define FP_GEMM_X86 1
 #endif
-
-typedef float fp__v4sf __attribute__((vector_size(16)));
-typedef double fp__v2df __attribute__((vector_size(16)));
-#ifdef FP_GEMM_X86
-typedef float fp__v8sf __attribute__((vector_size(32)));
-typedef float fp__v16sf __attribute__((vector_size(64)));
-typedef double fp__v4df __attribute__((vector_size(32)));
-typedef double fp__v8df __attribute__((vector_size(64)));
-#endif
-
-#define FP_KTARGET
-#define FP_T float
-#define FP_VT fp__v4sf
-#define FP_VL 4
-#define FP_MR 4
-#define FP_NV 2
-#define FP_KNAME fp__f32_gemm_kernel_base
-#include "gemm_kernel_impl.h"
-#undef FP_T
-#undef FP_VT
-#undef FP_VL
-#undef FP_MR
-#undef FP_KNAME
-#define FP_T double
-#define FP_VT fp__v2df
-#define FP_VL 2
-#define FP_MR 4
-#define FP_KNAME fp__f64_gemm_kernel_base
-#include "gemm_kernel_impl.h"
-#undef FP_T
-#undef FP_VT
-#undef FP_VL
-#undef FP_MR
-#undef FP_KNAME
-#undef FP_KTARGET
-
-#ifdef FP_GEMM_X86
-#  define FP_KTARGET __attribute__((target("avx2,fma")))
-#  define FP_T float
-#  define FP_VT fp__v8sf
-#  define FP_VL 8
-#  define FP_MR 6
-#  define FP_KNAME fp__f32_gemm_kernel_avx2
-#  include "gemm_kernel_impl.h"
-#  undef FP_T
-#  undef FP_VT
-#  undef FP_VL
-#  undef FP_MR
-#  undef FP_KNAME
-#  define FP_T double
-#  define FP_VT fp__v4df
-#  define FP_VL 4
-#  define FP_MR 6
-#  define FP_KNAME fp__f64_gemm_kernel_avx2
-#  include "gemm_kernel_impl.h"
-#  undef FP_T
-#  undef FP_VT
-#  undef FP_VL
-#  undef FP_MR
-#  undef FP_KNAME
-#  undef FP_KTARGET
-#  define FP_KTARGET __attribute__((target("avx512f,fma")))
-#  define FP_T float
-#  define FP_VT fp__v16sf
-#  define FP_VL 16
-#  define FP_MR 8
-#  define FP_KNAME fp__f32_gemm_kernel_avx512
-#  include "gemm_kernel_impl.h"
-#  undef FP_T
-#  undef FP_VT
-#  undef FP_VL
-#  undef FP_MR
-#  undef FP_KNAME
-#  define FP_T double
-#  define FP_VT fp__v8df
-#  define FP_VL 8
-#  define FP_MR 8
-#  define FP_KNAME fp__f64_gemm_kernel_avx512
-#  include "gemm_kernel_impl.h"
-#  undef FP_T
-#  undef FP_VT
-#  undef FP_VL
-#  undef FP_MR
-#  undef FP_KNAME
-#  undef FP_KTARGET
-#endif
-#undef FP_NV
-
-
-/* [instruction set: baseline, avx2, avx512][dtype: f32, f64] */
-static const fp__gemm_kernel gemm_kernels[3][2] = {
-  {{fp__f32_gemm_kernel_base, 4, 8, 256, 8},
-   {fp__f64_gemm_kernel_base, 4, 4, 256, 4}},
-#ifdef FP_GEMM_X86
-  {{fp__f32_gemm_kernel_avx2, 6, 16, 256, 48},
-   {fp__f64_gemm_kernel_avx2, 6, 8, 256, 24}},
-  {{fp__f32_gemm_kernel_avx512, 8, 32, 128, 32},
-   {fp__f64_gemm_kernel_avx512, 8, 16, 128, 16}},
-#endif
-};
-
-static const fp__gemm_kernel *gemm_kernel(fp_dtype dt) {
-  const int d = dt == FP_FLOAT64;
-#ifdef FP_GEMM_X86
-  const unsigned f = fp__cpu_features();
-  if (fp__cpu_level() == FP_ISA_AVX512) return &gemm_kernels[2][d];
-  if (fp__cpu_level() == FP_ISA_AVX2 && (f & FP_CPU_FMA)) return &gemm_kernels[1][d];
-#endif
-  return &gemm_kernels[0][d];
-}
-
-/* ---- the driver, per dtype ---- */
+#define FP_GEMM_NV 2 /* vectors per microkernel row */
 
 /* In-register transposes for the packing of operands whose k axis is
- * unit-stride: 8 x 8 floats, 4 x 4 doubles (unpack, shuffle, lane swap). */
+ * unit-stride, by dtype suffix: 8 x 8 floats, 4 x 4 doubles (unpack,
+ * shuffle, lane swap). */
 #if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
 #  define FP_SHUF8(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 #  define FP_SHUF4(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
@@ -219,11 +117,11 @@ typedef int64_t fp__v4di __attribute__((vector_size(32)));
 #  define FP_SHUF8(a, b, ...) __builtin_shuffle(a, b, (fp__v8si){__VA_ARGS__})
 #  define FP_SHUF4(a, b, ...) __builtin_shuffle(a, b, (fp__v4di){__VA_ARGS__})
 #endif
-typedef float fp__t8sf __attribute__((vector_size(32)));
-typedef double fp__t4df __attribute__((vector_size(32)));
+typedef float fp__tvec_f32 __attribute__((vector_size(32)));
+typedef double fp__tvec_f64 __attribute__((vector_size(32)));
 
-static inline void fp__transpose8f(fp__t8sf *v) {
-  fp__t8sf t[8], u[8];
+static inline void fp__transpose_block_f32(fp__tvec_f32 *v) {
+  fp__tvec_f32 t[8], u[8];
   for (int i = 0; i < 8; i += 2) {
     t[i] = FP_SHUF8(v[i], v[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
     t[i + 1] = FP_SHUF8(v[i], v[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
@@ -240,54 +138,54 @@ static inline void fp__transpose8f(fp__t8sf *v) {
   }
 }
 
-static inline void fp__transpose4d(fp__t4df *v) {
-  const fp__t4df t0 = FP_SHUF4(v[0], v[1], 0, 4, 2, 6), t1 = FP_SHUF4(v[0], v[1], 1, 5, 3, 7);
-  const fp__t4df t2 = FP_SHUF4(v[2], v[3], 0, 4, 2, 6), t3 = FP_SHUF4(v[2], v[3], 1, 5, 3, 7);
+static inline void fp__transpose_block_f64(fp__tvec_f64 *v) {
+  const fp__tvec_f64 t0 = FP_SHUF4(v[0], v[1], 0, 4, 2, 6), t1 = FP_SHUF4(v[0], v[1], 1, 5, 3, 7);
+  const fp__tvec_f64 t2 = FP_SHUF4(v[2], v[3], 0, 4, 2, 6), t3 = FP_SHUF4(v[2], v[3], 1, 5, 3, 7);
   v[0] = FP_SHUF4(t0, t2, 0, 1, 4, 5);
   v[1] = FP_SHUF4(t1, t3, 0, 1, 4, 5);
   v[2] = FP_SHUF4(t0, t2, 2, 3, 6, 7);
   v[3] = FP_SHUF4(t1, t3, 2, 3, 6, 7);
 }
 
-#define FP_T float
-#define FP_SFX f32
-#define FP_TB 8
-#define FP_TVT fp__t8sf
-#define FP_TRANSPOSE fp__transpose8f
-#include "gemm_impl.h"
-#undef FP_T
-#undef FP_SFX
-#undef FP_TB
-#undef FP_TVT
-#undef FP_TRANSPOSE
-#define FP_T double
-#define FP_SFX f64
-#define FP_TB 4
-#define FP_TVT fp__t4df
-#define FP_TRANSPOSE fp__transpose4d
-#include "gemm_impl.h"
-#undef FP_T
-#undef FP_SFX
-#undef FP_TB
-#undef FP_TVT
-#undef FP_TRANSPOSE
+#define FP_IMPL "gemm_impl.h"
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1 /* float32, float64 (fp_each_dtype.h) */
+#include "fp_each_dtype.h"
+#undef FP_IMPL
+
+/* By dtype slot; float32 and float64 only. */
+static const fp__gemm_ops gemm_ops[FP_NSLOTS] = {
+#define FP_IMPL "gemm_impl.h"
+#define FP_TABLE 1 /* the rows of this table (gemm_impl.h) */
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1
+#include "fp_each_dtype.h"
+#undef FP_IMPL
+};
+
+static const fp__gemm_kernel *gemm_kernel(const fp__gemm_ops *ops) {
+#ifdef FP_GEMM_X86
+  const unsigned f = fp__cpu_features();
+  if (fp__cpu_level() == FP_ISA_AVX512) return &ops->uk[2];
+  if (fp__cpu_level() == FP_ISA_AVX2 && (f & FP_CPU_FMA)) return &ops->uk[1];
+#endif
+  return &ops->uk[0];
+}
 
 size_t fp__gemm_pack_bytes(fp_dtype dt) {
-  const size_t el = dt == FP_FLOAT64 ? sizeof(double) : sizeof(float);
+  const size_t el = fp_dtype_size(dt);
   const size_t b = (size_t)(FP_GEMM_MC_MAX + FP_GEMM_NC_MAX) * FP_GEMM_KC_MAX * el;
   return (b + 63u) & ~(size_t)63u;
 }
 
 void fp__transpose(fp_dtype dt, const void *src, int64_t srs, void *dst, int64_t drs,
                    int64_t rows, int64_t cols) {
-  if (dt == FP_FLOAT64)
-    fp__f64_gemm__transpose((const double *)src, srs, (double *)dst, drs, rows, cols);
-  else
-    fp__f32_gemm__transpose((const float *)src, srs, (float *)dst, drs, rows, cols);
+  gemm_ops[fp__dtype_slot(dt)].transpose(src, srs, dst, drs, rows, cols);
 }
 
 void fp__gemm_run(fp_dtype dt, const fp__gemm *gin, void *pack, int nt) {
-  const fp__gemm_kernel *uk = gemm_kernel(dt);
+  const fp__gemm_ops *ops = &gemm_ops[fp__dtype_slot(dt)];
+  const fp__gemm_kernel *uk = gemm_kernel(ops);
   fp__gemm t = *gin;
   const fp__gemm *g = gin;
   if (nt < 1) nt = 1;
@@ -304,8 +202,5 @@ void fp__gemm_run(fp_dtype dt, const fp__gemm *gin, void *pack, int nt) {
     t.c = fp__mat_t(gin->c);
     g = &t;
   }
-  if (dt == FP_FLOAT64)
-    fp__f64_gemm__run(g, pack, fp__gemm_pack_bytes(dt), nt, uk);
-  else
-    fp__f32_gemm__run(g, pack, fp__gemm_pack_bytes(dt), nt, uk);
+  ops->run(g, pack, fp__gemm_pack_bytes(dt), nt, uk);
 }

@@ -116,23 +116,4 @@ static inline double fp__norm_floor(double r, double eps) { return (r > eps || r
  * (||v|| >= eps, and not 0 so that eps = 0 does not divide by it; NaN too). */
 static inline int fp__norm_through(double r, double eps) { return (r >= eps && r > 0) || r != r; }
 
-/* Workspaces may start at any address: the size queries add FP__WS_SLACK
- * bytes, and the parts are laid out from the first 64-byte boundary. */
-#define FP__WS_SLACK 64u
-static inline char *fp__ws_align(void *ws, size_t *bytes) {
-  const uintptr_t a = (uintptr_t)ws, b = (a + 63u) & ~(uintptr_t)63u;
-  *bytes = *bytes > (size_t)(b - a) ? *bytes - (size_t)(b - a) : 0;
-  return (char *)ws + (b - a);
-}
-
-/* Workspace layout helper: offset (rounded up to 64 bytes) of the next
- * block of `bytes` bytes, overflow-checked.  Returns 0 on overflow. */
-static inline int fp__ws_take(size_t *used, size_t bytes, size_t *offset) {
-  size_t o = (*used + 63u) & ~(size_t)63u;
-  if (o < *used || o + bytes < o) return 0;
-  *offset = o;
-  *used = o + bytes;
-  return 1;
-}
-
 #endif /* FP_GEMM_H */

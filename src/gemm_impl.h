@@ -1,7 +1,58 @@
-/* The blocked GEMM driver for one dtype (included by gemm.c with FP_T and
- * FP_SFX): packing, tile stores and the threaded tile loop.  See gemm.h for
- * the contract. */
+/* The blocked GEMM for one dtype, included by gemm.c through
+ * fp_each_dtype.h (float32, float64): the microkernels, one per instruction
+ * set (gemm_kernel_impl.h), and the driver: packing, tile stores and the
+ * threaded tile loop.  With FP_TABLE, the dtype's row of gemm.c's table.
+ * See gemm.h for the contract. */
 #define KN(name) FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), _gemm__), name)
+
+#ifdef FP_TABLE
+[FP_SLOT] = {KN(run), KN(transpose), {
+#endif
+/* The instruction sets: baseline (16-byte vectors), AVX2 + FMA (32),
+ * AVX-512 (64, with shorter block sums). */
+#define FP_KISA base
+#define FP_KTARGET
+#define FP_VBYTES 16
+#define FP_MR 4
+#define FP_KC 256
+#include "gemm_kernel_impl.h"
+#undef FP_KISA
+#undef FP_KTARGET
+#undef FP_VBYTES
+#undef FP_MR
+#undef FP_KC
+#ifdef FP_GEMM_X86
+#  define FP_KISA avx2
+#  define FP_KTARGET __attribute__((target("avx2,fma")))
+#  define FP_VBYTES 32
+#  define FP_MR 6
+#  define FP_KC 256
+#  include "gemm_kernel_impl.h"
+#  undef FP_KISA
+#  undef FP_KTARGET
+#  undef FP_VBYTES
+#  undef FP_MR
+#  undef FP_KC
+#  define FP_KISA avx512
+#  define FP_KTARGET __attribute__((target("avx512f,fma")))
+#  define FP_VBYTES 64
+#  define FP_MR 8
+#  define FP_KC 128
+#  include "gemm_kernel_impl.h"
+#  undef FP_KISA
+#  undef FP_KTARGET
+#  undef FP_VBYTES
+#  undef FP_MR
+#  undef FP_KC
+#endif
+#ifdef FP_TABLE
+}},
+#else
+
+/* The in-register transpose blocks (gemm.c): FP_TB x FP_TB elements. */
+#define FP_TVT FP__CAT(fp__tvec_, FP_SFX)
+#define FP_TB ((int)(sizeof(FP_TVT) / sizeof(FP_T)))
+#define FP_TRANSPOSE FP__CAT(fp__transpose_block_, FP_SFX)
 
 /* Transposing copy: dst[k*w + j] = src_j[k] for j < jn (a multiple of
  * FP_TB) and k < kc, where row j starts at base + off[j] and steps by one
@@ -25,8 +76,10 @@ FP_SIMD_CLONES static void KN(pack_t)(const FP_T *base, const int64_t *off, int6
 
 /* dst[c*drs + r] = src[r*srs + c] for r < rows, c < cols (both unit along
  * the inner index): FP_TB x FP_TB blocks through vector shuffles. */
-FP_SIMD_CLONES static void KN(transpose)(const FP_T *src, int64_t srs, FP_T *dst, int64_t drs,
+FP_SIMD_CLONES static void KN(transpose)(const void *srcv, int64_t srs, void *dstv, int64_t drs,
                                          int64_t rows, int64_t cols) {
+  const FP_T *src = (const FP_T *)srcv;
+  FP_T *dst = (FP_T *)dstv;
   int64_t r = 0;
   for (; r + FP_TB <= rows; r += FP_TB) {
     int64_t c = 0;
@@ -256,7 +309,14 @@ static void KN(run)(const fp__gemm *g, void *pack, size_t pack_bytes, int nt,
   int64_t mc, nc, mt, ntl, tiles;
   const int64_t nbatch = g->reduce ? 1 : g->batch;
   if (g->symmetric) {
-    const int64_t q = uk->sym_quantum;
+    /* tile sizes step by lcm(mr, nr) */
+    int64_t q = mr, r = nr;
+    while (r) {
+      const int64_t t = q % r;
+      q = r;
+      r = t;
+    }
+    q = (int64_t)mr / q * nr;
     int64_t s = FP_GEMM_SYM_TILE - FP_GEMM_SYM_TILE % q;
     const int64_t need = (m + q - 1) / q * q;
     if (s > need) s = need;
@@ -306,4 +366,8 @@ static void KN(run)(const fp__gemm *g, void *pack, size_t pack_bytes, int nt,
   fp__parallel(nt, tasks, KN(tiles_chunk), &ctx);
 }
 
+#undef FP_TVT
+#undef FP_TB
+#undef FP_TRANSPOSE
+#endif /* FP_TABLE */
 #undef KN

@@ -88,17 +88,22 @@ fp_status fp__geom_init(const fp_pool_params *p, const int64_t *in_shape, fp__ge
   return FP_OK;
 }
 
+void fp__geom_out_shape(const fp__geom *g, int64_t *out_shape) {
+  const int lead = FP_MAX_SPATIAL - g->rank;
+  out_shape[0] = g->n;
+  out_shape[1] = g->c;
+  for (int i = 0; i < g->rank; i++) out_shape[2 + i] = g->out[lead + i];
+}
+
 fp_status fp_pool_output_shape(const fp_pool_params *params, const int64_t *in_shape,
                                int64_t *out_shape, int64_t *pad_begin, int64_t *pad_end) {
   fp__geom g;
   if (!out_shape) return FP_ERR_NULL_POINTER;
   fp_status st = fp__geom_init(params, in_shape, &g);
   if (st != FP_OK) return st;
+  fp__geom_out_shape(&g, out_shape);
   const int lead = FP_MAX_SPATIAL - g.rank;
-  out_shape[0] = g.n;
-  out_shape[1] = g.c;
   for (int i = 0; i < g.rank; i++) {
-    out_shape[2 + i] = g.out[lead + i];
     if (pad_begin) pad_begin[i] = g.pb[lead + i];
     if (pad_end) pad_end[i] = g.pe[lead + i];
   }
@@ -134,5 +139,119 @@ fp_status fp_adaptive_window(int64_t in_size, int64_t out_size, int64_t o, int64
   if (!start || !end) return FP_ERR_NULL_POINTER;
   if (in_size < 0 || out_size < 1 || o < 0 || o >= out_size) return FP_ERR_INVALID_ARGUMENT;
   fp__adaptive_bounds(in_size, out_size, o, start, end);
+  return FP_OK;
+}
+
+/* Parameters both output-shape functions below read: struct, rank, kernel. */
+static fp_status shape_params(const fp_pool_params *p, const int64_t *in_shape,
+                              const int64_t *out_shape) {
+  if (!p || !in_shape || !out_shape) return FP_ERR_NULL_POINTER;
+  if (p->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
+  if (p->rank < 1 || p->rank > FP_MAX_SPATIAL) return FP_ERR_INVALID_ARGUMENT;
+  for (int i = 0; i < p->rank + 2; i++)
+    if (in_shape[i] < 0) return FP_ERR_BAD_SHAPE;
+  for (int i = 0; i < p->rank; i++)
+    if (p->kernel[i] < 1) return FP_ERR_INVALID_ARGUMENT;
+  return FP_OK;
+}
+
+fp_status fp_max_unpool_output_shape(const fp_pool_params *params, const int64_t *in_shape,
+                                     const int64_t *output_size, int64_t *out_shape) {
+  fp_status st = shape_params(params, in_shape, out_shape);
+  if (st != FP_OK) return st;
+  if (params->pad_mode != FP_PAD_EXPLICIT) return FP_ERR_INVALID_ARGUMENT;
+  const int r = params->rank;
+  __int128 def[FP_MAX_SPATIAL];
+  for (int i = 0; i < r; i++) {
+    const int64_t s = params->stride[i], pb = params->pad_begin[i], pe = params->pad_end[i];
+    if (s < 1 || pb < 0 || pe < 0) return FP_ERR_INVALID_ARGUMENT;
+    /* exact: |(I - 1) * s| < 2**126 */
+    def[i] = (__int128)(in_shape[2 + i] - 1) * s - pb - pe + params->kernel[i];
+    if (def[i] + s > INT64_MAX) return FP_ERR_OVERFLOW;
+  }
+  out_shape[0] = in_shape[0];
+  out_shape[1] = in_shape[1];
+  st = FP_OK;
+  for (int i = 0; i < r; i++) {
+    const int64_t s = params->stride[i];
+    if (output_size) {
+      out_shape[2 + i] = output_size[i];
+      if (!(def[i] - s < output_size[i] && output_size[i] < def[i] + s)) st = FP_ERR_OUTPUT_SIZE;
+    } else {
+      out_shape[2 + i] = def[i] < INT64_MIN ? INT64_MIN : (int64_t)def[i];
+    }
+    if (out_shape[2 + i] < 1) st = FP_ERR_OUTPUT_SIZE;
+  }
+  return st;
+}
+
+fp_status fp_fractional_output_shape(const fp_pool_params *params, const int64_t *in_shape,
+                                     const int64_t *output_size, const double *output_ratio,
+                                     int64_t *out_shape) {
+  fp_status st = shape_params(params, in_shape, out_shape);
+  if (st != FP_OK) return st;
+  if (!output_size == !output_ratio) return FP_ERR_INVALID_ARGUMENT;
+  const int r = params->rank;
+  if (output_ratio)
+    for (int i = 0; i < r; i++)
+      if (!(output_ratio[i] > 0.0 && output_ratio[i] < 1.0)) return FP_ERR_INVALID_ARGUMENT;
+  out_shape[0] = in_shape[0];
+  out_shape[1] = in_shape[1];
+  for (int i = 0; i < r; i++) {
+    const int64_t in = in_shape[2 + i], k = params->kernel[i];
+    int64_t o;
+    if (output_ratio) {
+      const double v = (double)in * output_ratio[i]; /* < 2**63: a ratio is < 1 */
+      o = v < 9223372036854775808.0 ? (int64_t)v : in;
+    } else {
+      o = output_size[i];
+    }
+    out_shape[2 + i] = o;
+    if (o < 1 || k > in || o > in - k + 1) st = FP_ERR_OUTPUT_SIZE;
+  }
+  return st;
+}
+
+/* One axis of the geometry, for the two window queries below. */
+static fp_status axis_of(const fp_pool_params *params, const int64_t *in_shape, int32_t axis,
+                         fp__geom *g, int *a) {
+  fp_status st = fp__geom_init(params, in_shape, g);
+  if (st != FP_OK) return st;
+  if (axis < 0 || axis >= g->rank) return FP_ERR_INVALID_ARGUMENT;
+  *a = FP_MAX_SPATIAL - g->rank + axis;
+  return FP_OK;
+}
+
+fp_status fp_pool_window(const fp_pool_params *params, const int64_t *in_shape, int32_t axis,
+                         int64_t o, int64_t *start, int64_t *end) {
+  fp__geom g;
+  int a;
+  if (!start || !end) return FP_ERR_NULL_POINTER;
+  fp_status st = axis_of(params, in_shape, axis, &g, &a);
+  if (st != FP_OK) return st;
+  if (o < 0 || o >= g.out[a]) return FP_ERR_INVALID_ARGUMENT;
+  /* fp__geom_init has checked that the last window's end fits in int64 */
+  *start = o * g.s[a] - g.pb[a];
+  *end = *start + g.d[a] * (g.k[a] - 1) + 1;
+  return FP_OK;
+}
+
+fp_status fp_pool_first_window(const fp_pool_params *params, const int64_t *in_shape,
+                               int32_t axis, int64_t pos, int64_t *o) {
+  fp__geom g;
+  int a;
+  if (!o) return FP_ERR_NULL_POINTER;
+  fp_status st = axis_of(params, in_shape, axis, &g, &a);
+  if (st != FP_OK) return st;
+  /* the least o >= 0 with o*s - pb >= pos, i.e. ceil((pos + pb) / s), capped at O */
+  const __int128 t = (__int128)pos + g.pb[a];
+  int64_t first;
+  if (t <= 0) {
+    first = 0;
+  } else {
+    const __int128 q = (t + g.s[a] - 1) / g.s[a];
+    first = q < g.out[a] ? (int64_t)q : g.out[a];
+  }
+  *o = first;
   return FP_OK;
 }

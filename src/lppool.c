@@ -4,31 +4,29 @@
 /* The power of a call, chosen once so inner loops do not branch on it. */
 enum { FP_LP_ONE, FP_LP_TWO, FP_LP_INF, FP_LP_INT, FP_LP_GENERAL };
 
-#define FP_T float
-#define FP_SFX f32
-#include "lppool_impl.h"
-#undef FP_T
-#undef FP_SFX
-#define FP_T double
-#define FP_SFX f64
-#include "lppool_impl.h"
-#undef FP_T
-#undef FP_SFX
+#define FP_IMPL "lppool_impl.h"
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1 /* float32, float64 (fp_each_dtype.h) */
+#include "fp_each_dtype.h"
+#undef FP_IMPL
 
 typedef void (*fp__lp_fwd_fn)(const fp__geom *, double, const void *, const fp__strides *, void *,
                               const fp__strides *, int);
 typedef void (*fp__lp_bwd_fn)(const fp__geom *, double, const void *, const fp__strides *,
                               const void *, const fp__strides *, const void *, const fp__strides *,
                               void *, const fp__strides *, int);
+/* By value dtype slot; float32 and float64 only. */
 static const struct {
   fp__lp_fwd_fn fwd;
   fp__lp_bwd_fn bwd;
-} lp_kernels[2] = {
-  {fp__f32_lppool__fwd, fp__f32_lppool__bwd},
-  {fp__f64_lppool__fwd, fp__f64_lppool__bwd},
+} lp_kernels[FP_NSLOTS] = {
+#define FP_IMPL "lppool_impl.h"
+#define FP_TABLE 1 /* the rows of this table (lppool_impl.h) */
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1
+#include "fp_each_dtype.h"
+#undef FP_IMPL
 };
-
-static int value_slot(fp_dtype dt) { return dt == FP_FLOAT32 ? 0 : dt == FP_FLOAT64 ? 1 : -1; }
 
 static fp_status check_common(const fp_pool_params *params, double p, const fp_tensor *x,
                               fp__geom *g, fp__strides *xs, int64_t *out_shape) {
@@ -39,8 +37,9 @@ static fp_status check_common(const fp_pool_params *params, double p, const fp_t
   if (x->ndim != params->rank + 2) return FP_ERR_BAD_NDIM;
   if ((st = fp__check_tensor(x, x->ndim, NULL, 0, xs)) != FP_OK) return st;
   if ((st = fp__geom_init(params, x->shape, g)) != FP_OK) return st;
-  if ((st = fp_pool_output_shape(params, x->shape, out_shape, NULL, NULL)) != FP_OK) return st;
-  if (value_slot(x->dtype) < 0) return FP_ERR_UNSUPPORTED_DTYPE;
+  fp__geom_out_shape(g, out_shape);
+  const int vs = fp__dtype_slot(x->dtype);
+  if (vs < 0 || !lp_kernels[vs].fwd) return FP_ERR_UNSUPPORTED_DTYPE;
   return FP_OK;
 }
 
@@ -60,7 +59,7 @@ fp_status fp_lp_pool_forward(const fp_pool_params *params, double p, const fp_te
   const int64_t taps = fp__window_taps(&g, 1024);
   const int nt = fp__threads(params->num_threads, outputs * (taps < 1024 ? taps : 1024) * 4,
                              g.n * g.c * g.out[0] * g.out[1]);
-  lp_kernels[value_slot(x->dtype)].fwd(&g, p, x->data, &xs, y->data, &ys, nt);
+  lp_kernels[fp__dtype_slot(x->dtype)].fwd(&g, p, x->data, &xs, y->data, &ys, nt);
   return FP_OK;
 }
 
@@ -83,7 +82,7 @@ fp_status fp_lp_pool_backward(const fp_pool_params *params, double p, const fp_t
   const int64_t taps = fp__window_taps(&g, 1024);
   const int64_t work = g.n * g.c * (g.in_plane + g.out_plane * (taps < 1024 ? taps : 1024) * 4);
   const int nt = fp__threads(params->num_threads, work, g.n * g.c);
-  lp_kernels[value_slot(x->dtype)].bwd(&g, p, dy->data, &dys, x->data, &xs, y->data, &ys,
-                                       dx->data, &dxs, nt);
+  lp_kernels[fp__dtype_slot(x->dtype)].bwd(&g, p, dy->data, &dys, x->data, &xs, y->data, &ys,
+                                           dx->data, &dxs, nt);
   return FP_OK;
 }

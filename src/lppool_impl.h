@@ -1,8 +1,13 @@
 /* Lp-pooling microkernels for one value dtype: y = (sum |x|^p)^(1/p) over the
  * valid cells of each window (padding contributes 0), p = inf: max |x|.
- * Included by lppool.c with FP_T and FP_SFX.  The power is chosen once per
- * call (p = 1, 2, inf, other) so the inner loops do not branch on it. */
+ * Included by lppool.c through fp_each_dtype.h (float32, float64), and
+ * again with FP_TABLE for the dtype's row of its kernel table.  The power is
+ * chosen once per call (p = 1, 2, inf, other) so the inner loops do not
+ * branch on it. */
 #define KN(name) FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), _lppool__), name)
+#ifdef FP_TABLE
+[FP_SLOT] = {KN(fwd), KN(bwd)},
+#else
 
 /* Window taps along each axis: starts st[], valid tap ranges [t0, t1). */
 static inline int KN(taps)(const fp__geom *g, const int64_t o[3], int64_t st[3], int64_t t0[3],
@@ -243,4 +248,5 @@ void KN(bwd)(const fp__geom *g, double p, const void *dyv, const fp__strides *dy
   fp__parallel(nt, g->n * g->c, KN(bwd_chunk), &ctx);
 }
 
+#endif /* FP_TABLE */
 #undef KN

@@ -61,7 +61,7 @@ fp_status fp_max_pool_forward(const fp_pool_params *params, const fp_tensor *x, 
   if (x->ndim != params->rank + 2) return FP_ERR_BAD_NDIM;
   if ((st = fp__check_tensor(x, x->ndim, NULL, 0, &xs)) != FP_OK) return st;
   if ((st = fp__geom_init(params, x->shape, &g)) != FP_OK) return st;
-  if ((st = fp_pool_output_shape(params, x->shape, out_shape, NULL, NULL)) != FP_OK) return st;
+  fp__geom_out_shape(&g, out_shape);
   if ((st = fp__check_tensor(y, x->ndim, out_shape, 1, &ys)) != FP_OK) return st;
   const int vs = fp__dtype_slot(x->dtype);
   if (vs < 0 || !max_kernels[vs].fwd[0].rows) return FP_ERR_UNSUPPORTED_DTYPE;

@@ -43,15 +43,8 @@ static const struct {
 
 static fp_status prepare(const fp_pool_params *params, const fp_tensor *x, fp__geom *g,
                          fp__strides *xs, int64_t *out_shape) {
-  fp_status st;
-  if (!params || !x) return FP_ERR_NULL_POINTER;
-  if (params->struct_size != sizeof(fp_pool_params)) return FP_ERR_STRUCT_SIZE;
-  if (params->flags & ~(uint32_t)(FP_FLAG_CEIL_MODE | FP_FLAG_COUNT_INCLUDE_PAD))
-    return FP_ERR_INVALID_ARGUMENT;
-  if (x->ndim != params->rank + 2) return FP_ERR_BAD_NDIM;
-  if ((st = fp__check_tensor(x, x->ndim, NULL, 0, xs)) != FP_OK) return st;
-  if ((st = fp__geom_init(params, x->shape, g)) != FP_OK) return st;
-  if ((st = fp_pool_output_shape(params, x->shape, out_shape, NULL, NULL)) != FP_OK) return st;
+  const fp_status st = fp__special_window_prepare(params, 0, x, g, xs, out_shape);
+  if (st != FP_OK) return st;
   const int vs = fp__dtype_slot(x->dtype);
   if (vs < 0 || !mix_kernels[vs].rows) return FP_ERR_UNSUPPORTED_DTYPE;
   return FP_OK;

@@ -9,7 +9,7 @@
  *    dA = (dV X) / m - <dV_k, c_k>;  dL = softmax backward;  dLh = dL / m
  *    dW += dLh X^T;  db += dL 1;  dC -= (A 1) dV;  dx = dV^T Ah + W^T dLh,
  *    then back through the input normalisation. */
-#include "gemm.h"
+#include "fp_workspace.h"
 
 /* exp(x) for x <= 0 (the softmax's shifted logits), vectorisable: x = n ln2
  * + r with |r| <= ln2/2 (Cody-Waite), exp(r) by its Taylor polynomial of
@@ -46,16 +46,37 @@ static inline double fp__exp_nonpos(double x) {
   return small ? 0.0 : p * scale;
 }
 
-#define FP_T float
-#define FP_SFX f32
-#include "netvlad_impl.h"
-#undef FP_T
-#undef FP_SFX
-#define FP_T double
-#define FP_SFX f64
-#include "netvlad_impl.h"
-#undef FP_T
-#undef FP_SFX
+#define FP_IMPL "netvlad_impl.h"
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1 /* float32, float64 (fp_each_dtype.h) */
+#include "fp_each_dtype.h"
+#undef FP_IMPL
+
+/* By value dtype slot; float32 and float64 only. */
+typedef struct nv_kernels {
+  void (*norms)(const void *, int64_t, int64_t, const int64_t *, int64_t, int, double *);
+  void (*softmax)(void *, int64_t, int64_t, const void *, int64_t, const double *, int64_t,
+                  double *, double *, double *);
+  double (*vlad_row)(void *, int64_t, int64_t, const void *, int64_t, double, double, double *);
+  void (*scale_row)(void *, int64_t, int64_t, double);
+  double (*dot_row)(const void *, const void *, int64_t, int64_t);
+  double (*bwd_row)(void *, const void *, int64_t, int64_t, double, double, double, double,
+                    const void *, int64_t);
+  void (*softmax_bwd)(const void *, void *, int64_t, int64_t, const double *, const double *,
+                      int64_t, double *, double *);
+  void (*norm_bwd)(const void *, int64_t, const int64_t *, void *, int64_t, const int64_t *, int,
+                   int64_t, int64_t, const double *, double, double *);
+  void (*reduce_row)(const fp_tensor *, const fp_tensor *, const fp_tensor *, int64_t,
+                     const void *, const void *, double, double, int64_t, int);
+} nv_kernels;
+static const nv_kernels nv_table[FP_NSLOTS] = {
+#define FP_IMPL "netvlad_impl.h"
+#define FP_TABLE 1 /* the rows of this table (netvlad_impl.h) */
+#define FP_EACH_FLOAT 1
+#define FP_EACH_NO_F16 1
+#include "fp_each_dtype.h"
+#undef FP_IMPL
+};
 
 /* Positions per block of the per-position passes (a fixed split: it fixes
  * the order of the partial sums over positions). */
@@ -75,6 +96,7 @@ fp_status fp_netvlad_params_init(fp_netvlad_params *params) {
 typedef struct nv_call {
   fp_dtype dt;
   size_t el;
+  const nv_kernels *kn;
   int64_t n, d, k, p, features, nbp;
   fp__axis pos;
 } nv_call;
@@ -87,9 +109,7 @@ typedef struct nv_slot {
 static fp_status check_params(const fp_netvlad_params *p) {
   if (!p) return FP_ERR_NULL_POINTER;
   if (p->struct_size != sizeof(fp_netvlad_params)) return FP_ERR_STRUCT_SIZE;
-  if ((p->flags & ~FP_NETVLAD_NORMALIZE_INPUT) || fp__bad_threads(p->num_threads)) return FP_ERR_INVALID_ARGUMENT;
-  if (!(p->eps >= 0) || isinf(p->eps)) return FP_ERR_INVALID_ARGUMENT;
-  return FP_OK;
+  return fp__check_ws_options(p->flags, FP_NETVLAD_NORMALIZE_INPUT, p->num_threads, p->eps);
 }
 
 static fp_status check_x(const fp_tensor *x, int64_t k, nv_call *c) {
@@ -98,9 +118,11 @@ static fp_status check_x(const fp_tensor *x, int64_t k, nv_call *c) {
   if (k < 0) return FP_ERR_BAD_SHAPE;
   if (x->ndim < 3 || x->ndim > FP_MAX_DIMS) return FP_ERR_BAD_NDIM;
   if ((st = fp__check_tensor(x, x->ndim, NULL, 0, NULL)) != FP_OK) return st;
-  if (x->dtype != FP_FLOAT32 && x->dtype != FP_FLOAT64) return FP_ERR_UNSUPPORTED_DTYPE;
+  const int vs = fp__dtype_slot(x->dtype);
+  if (vs < 0 || !nv_table[vs].norms) return FP_ERR_UNSUPPORTED_DTYPE;
   c->dt = x->dtype;
   c->el = fp_dtype_size(x->dtype);
+  c->kn = &nv_table[vs];
   c->n = x->shape[0];
   c->d = x->shape[1];
   c->k = k;
@@ -145,13 +167,27 @@ static int slot_sizes(const nv_call *c, int backward, nv_slot *s) {
   return 1;
 }
 
+/* A call's workspace layout (an fp__ws_layout_fn ctx): the parts' offsets,
+ * the samples per chunk and a slot's parts. */
+typedef struct nv_layout {
+  const nv_call *c;
+  int backward;
+  size_t off[9];
+  int64_t chunk;
+  nv_slot s;
+} nv_layout;
+
 /* Workspace for t threads: t packing buffers, then the parts of
  * min(N, t) sample slots, each part for all slots together. */
-static int ws_layout(const nv_call *c, int backward, int64_t t, size_t *total, size_t off[9],
-                     int64_t *chunk, nv_slot *s) {
+static int ws_layout(void *ctx, int64_t t, size_t *total) {
+  nv_layout *l = (nv_layout *)ctx;
+  const nv_call *c = l->c;
+  size_t *off = l->off;
+  int64_t *chunk = &l->chunk;
+  nv_slot *s = &l->s;
   size_t used = 0, bytes;
   *chunk = c->n < t ? c->n : t;
-  if (!slot_sizes(c, backward, s)) return 0;
+  if (!slot_sizes(c, l->backward, s)) return 0;
   const size_t parts[8] = {s->nu, s->l1, s->l2, s->v, s->spart, s->dbpart, s->kvec, s->dw};
   if (__builtin_mul_overflow((size_t)t, fp__gemm_pack_bytes(c->dt), &bytes) ||
       !fp__ws_take(&used, bytes, &off[0]))
@@ -175,51 +211,12 @@ fp_status fp_netvlad_workspace_size(const fp_netvlad_params *params, const fp_te
     *bytes = 0;
     return FP_OK;
   }
-  size_t off[9];
-  int64_t chunk;
-  nv_slot s;
-  if (!ws_layout(&c, backward != 0, fp__threads_requested(params->num_threads), bytes, off, &chunk,
-                 &s))
-    return FP_ERR_OVERFLOW;
+  nv_layout l;
+  memset(&l, 0, sizeof(l));
+  l.c = &c;
+  l.backward = backward != 0;
+  if (!ws_layout(&l, fp__threads_requested(params->num_threads), bytes)) return FP_ERR_OVERFLOW;
   return FP_OK;
-}
-
-static int64_t ws_threads(const nv_call *c, int backward, int64_t want, size_t have,
-                          size_t off[9], int64_t *chunk, nv_slot *s) {
-  size_t need;
-  for (int64_t t = want; t >= 1; t--)
-    if (ws_layout(c, backward, t, &need, off, chunk, s) && need - FP__WS_SLACK <= have) return t;
-  return 0;
-}
-
-static int ws_overlaps(const void *ws, size_t bytes, const fp_tensor *t) {
-  if (!t || !ws || bytes == 0) return 0;
-  fp_tensor w;
-  memset(&w, 0, sizeof(w));
-  w.dtype = FP_INT8;
-  w.ndim = 1;
-  w.shape[0] = (int64_t)bytes;
-  w.strides[0] = 1;
-  w.data = (void *)ws;
-  return fp__tensors_overlap(&w, t);
-}
-
-static void zero_tensor(const fp_tensor *t) {
-  if (!t) return;
-  const size_t el = fp_dtype_size(t->dtype);
-  int64_t ext[FP_MAX_DIMS] = {1, 1, 1, 1, 1}, str[FP_MAX_DIMS] = {0, 0, 0, 0, 0};
-  for (int i = 0; i < t->ndim; i++) {
-    ext[FP_MAX_DIMS - t->ndim + i] = t->shape[i];
-    str[FP_MAX_DIMS - t->ndim + i] = t->strides[i];
-  }
-  for (int64_t a = 0; a < ext[0]; a++)
-    for (int64_t b = 0; b < ext[1]; b++)
-      for (int64_t c = 0; c < ext[2]; c++)
-        for (int64_t d = 0; d < ext[3]; d++)
-          for (int64_t e = 0; e < ext[4]; e++)
-            memset((char *)t->data +
-                       (a * str[0] + b * str[1] + c * str[2] + d * str[3] + e * str[4]) * (int64_t)el,
-                   0, el);
 }
 
 static fp__mat mat2(const fp_tensor *t) {
@@ -230,29 +227,6 @@ static fp__mat mat2(const fp_tensor *t) {
   m.bs = 0;
   return m;
 }
-
-/* x of samples n0.. as D x P matrices (rows channels, columns positions). */
-static fp__mat xmat(const fp_tensor *x, const fp__axis *pos, int64_t n0, size_t el) {
-  fp__mat m;
-  m.data = (char *)x->data + n0 * x->strides[0] * (int64_t)el;
-  m.r = fp__axis_simple(x->shape[1], x->strides[1]);
-  m.c = *pos;
-  m.bs = x->strides[0];
-  return m;
-}
-
-/* A contiguous scratch matrix per slot. */
-static fp__mat scratch(void *data, int64_t rows, int64_t cols) {
-  fp__mat m;
-  m.data = data;
-  m.r = fp__axis_simple(rows, cols);
-  m.c = fp__axis_simple(cols, 1);
-  m.bs = rows * cols;
-  return m;
-}
-
-#define NV_DISPATCH(dt, fn, ...) \
-  ((dt) == FP_FLOAT64 ? fp__f64_netvlad__##fn(__VA_ARGS__) : fp__f32_netvlad__##fn(__VA_ARGS__))
 
 /* Everything the forward passes need, shared by forward and backward: for
  * the samples n0 .. n0+ns, the input norms (nu), the soft assignment Ah
@@ -324,8 +298,7 @@ static void norms_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     int64_t poff[NV_PB];
     fp__axis_offsets(&c->pos, p0, punit ? 1 : pn, poff);
     const char *xs = (const char *)x->data + (cx->n0 + s) * x->strides[0] * (int64_t)c->el;
-    NV_DISPATCH(c->dt, norms, (const void *)xs, x->strides[1], c->d, poff, pn, punit,
-                wk->nu + s * c->p + p0);
+    c->kn->norms(xs, x->strides[1], c->d, poff, pn, punit, wk->nu + s * c->p + p0);
   }
 }
 
@@ -341,8 +314,8 @@ static void softmax_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     double m[NV_PB], mx[NV_PB], sum[NV_PB];
     block_floors(wk, s, p0, pn, m);
     char *l = wk->l1 + (s * c->k * c->p + p0) * (int64_t)c->el;
-    NV_DISPATCH(c->dt, softmax, (void *)l, c->p, c->k, wk->b->data, wk->b->strides[0], m, pn,
-                wk->spart + (s * c->nbp + blk) * c->k, mx, sum);
+    c->kn->softmax(l, c->p, c->k, wk->b->data, wk->b->strides[0], m, pn,
+                   wk->spart + (s * c->nbp + blk) * c->k, mx, sum);
   }
 }
 
@@ -373,8 +346,8 @@ static void forward_chunk(const nv_work *wk, int64_t n0, int64_t ns, const fp__m
   g.k = c->d;
   g.batch = ns;
   g.a = mat2(wk->w);
-  g.b = xmat(x, &c->pos, n0, c->el);
-  g.c = scratch(wk->l1, c->k, c->p);
+  g.b = fp__mat_chan_pos(x, &c->pos, n0, c->el);
+  g.c = fp__mat_dense(wk->l1, c->k, c->p);
   g.alpha = 1.0;
   fp__gemm_run(c->dt, &g, wk->pack, fp__threads(wk->nt, fp__gemm_work(&g), tasks * 64));
   /* softmax over the clusters, position block by block */
@@ -386,8 +359,8 @@ static void forward_chunk(const nv_work *wk, int64_t n0, int64_t ns, const fp__m
   g.n = c->d;
   g.k = c->p;
   g.batch = ns;
-  g.a = scratch(wk->l1, c->k, c->p);
-  g.b = fp__mat_t(xmat(x, &c->pos, n0, c->el));
+  g.a = fp__mat_dense(wk->l1, c->k, c->p);
+  g.b = fp__mat_t(fp__mat_chan_pos(x, &c->pos, n0, c->el));
   g.c = *vm;
   g.alpha = 1.0;
   fp__gemm_run(c->dt, &g, wk->pack, fp__threads(wk->nt, fp__gemm_work(&g), tasks * 64));
@@ -422,14 +395,13 @@ static void vlad_rows_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     const char *cen = (const char *)wk->cen->data + k * wk->cen->strides[0] * (int64_t)c->el;
     double rho;
     kv[k] = sk;
-    kv[3 * c->k + k] = NV_DISPATCH(c->dt, vlad_row, (void *)row, vm->c.str[0], c->d,
-                                   (const void *)cen, wk->cen->strides[1], sk, eps, &rho);
+    kv[3 * c->k + k] =
+        c->kn->vlad_row(row, vm->c.str[0], c->d, cen, wk->cen->strides[1], sk, eps, &rho);
     kv[c->k + k] = rho;
     if (grad) {
       const char *g = (const char *)grad->data +
                       ((n0 + s) * grad->strides[0] + k * c->d * grad->strides[1]) * (int64_t)c->el;
-      kv[4 * c->k + k] = NV_DISPATCH(c->dt, dot_row, (const void *)row, (const void *)g,
-                                     grad->strides[1], c->d);
+      kv[4 * c->k + k] = c->kn->dot_row(row, g, grad->strides[1], c->d);
     }
   }
 }
@@ -465,18 +437,14 @@ static void global_scale_chunk(void *ctx, int64_t begin, int64_t end, int slot) 
     for (int64_t j = 0; j < c->k; j++) ss += uu[j];
     const double den = fp__norm_floor(sqrt(ss), eps);
     char *row = (char *)vm->data + (s * vm->bs + k * vm->r.str[0]) * (int64_t)c->el;
-    NV_DISPATCH(c->dt, scale_row, (void *)row, vm->c.str[0], c->d, 1.0 / den);
+    c->kn->scale_row(row, vm->c.str[0], c->d, 1.0 / den);
   }
 }
 
 /* Forward of samples n0 .. n0+ns (slots 0 .. ns-1) into out. */
 static void forward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp_tensor *out) {
   const nv_call *c = wk->c;
-  fp__mat vm;
-  vm.data = (char *)out->data + n0 * out->strides[0] * (int64_t)c->el;
-  vm.r = fp__axis_simple(c->k, c->d * out->strides[1]);
-  vm.c = fp__axis_simple(c->d, out->strides[1]);
-  vm.bs = out->strides[0];
+  const fp__mat vm = fp__mat_rows(out, c->k, c->d, n0, c->el);
   forward_chunk(wk, n0, ns, &vm);
   vlad_rows(wk, n0, ns, &vm, NULL);
   const int64_t tasks = ns * c->k;
@@ -529,9 +497,8 @@ static void dv_rows_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     const char *g = (const char *)grad_out->data +
                     ((n0 + s) * grad_out->strides[0] + k * c->d * grad_out->strides[1]) * (int64_t)el;
     const char *cen = (const char *)wk->cen->data + k * wk->cen->strides[0] * (int64_t)el;
-    kv[2 * c->k + k] = NV_DISPATCH(c->dt, bwd_row, (void *)row, (const void *)g,
-                                  grad_out->strides[1], c->d, cg1, cg2, kv[c->k + k], eps,
-                                  (const void *)cen, wk->cen->strides[1]);
+    kv[2 * c->k + k] = c->kn->bwd_row(row, g, grad_out->strides[1], c->d, cg1, cg2, kv[c->k + k],
+                                      eps, cen, wk->cen->strides[1]);
   }
 }
 
@@ -550,9 +517,8 @@ static void softmax_bwd_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     block_floors(wk, s, p0, pn, m);
     const char *ah = wk->l1 + (s * c->k * c->p + p0) * (int64_t)el;
     char *gl = wk->l2 + (s * c->k * c->p + p0) * (int64_t)el;
-    NV_DISPATCH(c->dt, softmax_bwd, (const void *)ah, (void *)gl, c->p, c->k,
-                wk->kvec + s * 5 * c->k + 2 * c->k, m, pn, wk->dbpart + (s * c->nbp + blk) * c->k,
-                sig);
+    c->kn->softmax_bwd(ah, gl, c->p, c->k, wk->kvec + s * 5 * c->k + 2 * c->k, m, pn,
+                       wk->dbpart + (s * c->nbp + blk) * c->k, sig);
   }
 }
 
@@ -578,8 +544,8 @@ static void norm_bwd_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
     fp__axis_offsets(dxpos, p0, pn, qoff);
     const char *xs = (const char *)x->data + (n0 + s) * x->strides[0] * (int64_t)el;
     char *qs = (char *)dx->data + (n0 + s) * dx->strides[0] * (int64_t)el;
-    NV_DISPATCH(c->dt, norm_bwd, (const void *)xs, x->strides[1], xoff, (void *)qs,
-                dx->strides[1], qoff, units, c->d, pn, wk->nu + s * c->p + p0, eps, dot);
+    c->kn->norm_bwd(xs, x->strides[1], xoff, qs, dx->strides[1], qoff, units, c->d, pn,
+                    wk->nu + s * c->p + p0, eps, dot);
   }
 }
 
@@ -592,7 +558,7 @@ static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp
   const fp_tensor *x = wk->x;
   const size_t el = c->el;
   const int norm = (wk->prm->flags & FP_NETVLAD_NORMALIZE_INPUT) != 0;
-  const fp__mat vm = scratch(wk->v, c->k, c->d);
+  const fp__mat vm = fp__mat_dense(wk->v, c->k, c->d);
   forward_chunk(wk, n0, ns, &vm);
   vlad_rows(wk, n0, ns, &vm, grad_out);
 
@@ -614,9 +580,9 @@ static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp
   g.n = c->p;
   g.k = c->d;
   g.batch = ns;
-  g.a = scratch(wk->v, c->k, c->d);
-  g.b = xmat(x, &c->pos, n0, el);
-  g.c = scratch(wk->l2, c->k, c->p);
+  g.a = fp__mat_dense(wk->v, c->k, c->d);
+  g.b = fp__mat_chan_pos(x, &c->pos, n0, el);
+  g.c = fp__mat_dense(wk->l2, c->k, c->p);
   g.alpha = 1.0;
   fp__gemm_run(c->dt, &g, wk->pack, fp__threads(wk->nt, fp__gemm_work(&g), ns * 64));
   /* back through the softmax: l2 = dL / m, dbpart */
@@ -630,9 +596,9 @@ static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp
     g.n = c->d;
     g.k = c->p;
     g.batch = ns;
-    g.a = scratch(wk->l2, c->k, c->p);
-    g.b = fp__mat_t(xmat(x, &c->pos, n0, el));
-    g.c = scratch(wk->dw, c->k, c->d);
+    g.a = fp__mat_dense(wk->l2, c->k, c->p);
+    g.b = fp__mat_t(fp__mat_chan_pos(x, &c->pos, n0, el));
+    g.c = fp__mat_dense(wk->dw, c->k, c->d);
     g.alpha = 1.0;
     fp__gemm_run(c->dt, &g, wk->pack, fp__threads(wk->nt, fp__gemm_work(&g), ns * 64));
   }
@@ -644,13 +610,13 @@ static void backward_samples(const nv_work *wk, int64_t n0, int64_t ns, const fp
   g.n = c->p;
   g.k = c->k;
   g.batch = ns;
-  g.a = fp__mat_t(scratch(wk->v, c->k, c->d));
-  g.b = scratch(wk->l1, c->k, c->p);
-  g.c = xmat(dx, &dxpos, n0, el);
+  g.a = fp__mat_t(fp__mat_dense(wk->v, c->k, c->d));
+  g.b = fp__mat_dense(wk->l1, c->k, c->p);
+  g.c = fp__mat_chan_pos(dx, &dxpos, n0, el);
   g.alpha = 1.0;
   fp__gemm_run(c->dt, &g, wk->pack, fp__threads(wk->nt, fp__gemm_work(&g), ns * 64));
   g.a = fp__mat_t(mat2(wk->w));
-  g.b = scratch(wk->l2, c->k, c->p);
+  g.b = fp__mat_dense(wk->l2, c->k, c->p);
   g.accumulate = 1;
   fp__gemm_run(c->dt, &g, wk->pack, fp__threads(wk->nt, fp__gemm_work(&g), ns * 64));
   if (!norm) return;
@@ -684,38 +650,7 @@ static void reduce_chunk(void *ctx, int64_t begin, int64_t end, int slot) {
       const char *dws = wk->dw + (s * c->features + k * c->d) * el;
       double dbs = 0;
       for (int64_t b = 0; b < c->nbp; b++) dbs += wk->dbpart[(s * c->nbp + b) * c->k + k];
-      if (c->dt == FP_FLOAT64) {
-        if (dc) {
-          double *o = (double *)((char *)dc->data + k * dc->strides[0] * el);
-          const int64_t os = dc->strides[1];
-          for (int64_t j = 0; j < c->d; j++) o[j * os] = (first ? 0.0 : o[j * os]) - sk * ((const double *)dv)[j];
-        }
-        if (dw) {
-          double *o = (double *)((char *)dw->data + k * dw->strides[0] * el);
-          const int64_t os = dw->strides[1];
-          for (int64_t j = 0; j < c->d; j++) o[j * os] = first ? ((const double *)dws)[j] : o[j * os] + ((const double *)dws)[j];
-        }
-        if (db) {
-          double *o = (double *)((char *)db->data + k * db->strides[0] * el);
-          *o = first ? dbs : *o + dbs;
-        }
-      } else {
-        if (dc) {
-          float *o = (float *)((char *)dc->data + k * dc->strides[0] * el);
-          const int64_t os = dc->strides[1];
-          for (int64_t j = 0; j < c->d; j++)
-            o[j * os] = (float)((first ? 0.0 : (double)o[j * os]) - sk * (double)((const float *)dv)[j]);
-        }
-        if (dw) {
-          float *o = (float *)((char *)dw->data + k * dw->strides[0] * el);
-          const int64_t os = dw->strides[1];
-          for (int64_t j = 0; j < c->d; j++) o[j * os] = first ? ((const float *)dws)[j] : o[j * os] + ((const float *)dws)[j];
-        }
-        if (db) {
-          float *o = (float *)((char *)db->data + k * db->strides[0] * el);
-          *o = (float)(first ? dbs : (double)*o + dbs);
-        }
-      }
+      c->kn->reduce_row(dw, db, dc, k, dv, dws, sk, dbs, c->d, first);
     }
   }
 }
@@ -736,15 +671,6 @@ static void reduce_params(const nv_work *wk, int64_t n0, int64_t ns, fp_tensor *
   ctx.db = db;
   ctx.dc = dc;
   fp__parallel(nt, c->k, reduce_chunk, &ctx);
-}
-
-/* Threads that each take whole samples (one fp__parallel call over the
- * samples): when there are at least two samples to share and enough work;
- * otherwise 1, and the phases share each sample's work instead.  Both ways
- * every sample is computed the same, bit for bit. */
-static int sample_threads(int64_t t, int64_t samples, int64_t work) {
-  if (samples < 2 || t < 2) return 1;
-  return fp__threads((int32_t)t, work, samples);
 }
 
 static void init_work(nv_work *wk, const nv_call *c, const fp_netvlad_params *params,
@@ -817,21 +743,21 @@ fp_status fp_netvlad_forward(const fp_netvlad_params *params, const fp_tensor *x
     return FP_ERR_ALIASING;
   if (c.n == 0 || c.features == 0) return FP_OK;
   if (!workspace) return FP_ERR_NULL_POINTER;
-  size_t off[9];
-  int64_t chunk;
-  nv_slot sl;
-  size_t ws_bytes = workspace_size;
-  char *ws = fp__ws_align(workspace, &ws_bytes);
+  nv_layout l;
+  memset(&l, 0, sizeof(l));
+  l.c = &c;
+  char *ws;
   const int64_t t =
-      ws_threads(&c, 0, fp__threads_requested(params->num_threads), ws_bytes, off, &chunk, &sl);
+      fp__ws_threads(workspace, workspace_size, params->num_threads, ws_layout, &l, &ws);
   if (t < 1) return FP_ERR_SHAPE_MISMATCH;
+  const int64_t chunk = l.chunk;
   const fp_tensor *all[5] = {x, weight, bias, centroids, out};
   for (int i = 0; i < 5; i++)
-    if (ws_overlaps(workspace, workspace_size, all[i])) return FP_ERR_ALIASING;
+    if (fp__ws_overlaps(workspace, workspace_size, all[i])) return FP_ERR_ALIASING;
 
   nv_work wk;
-  init_work(&wk, &c, params, x, weight, bias, centroids, ws, off, t);
-  const int st_ = sample_threads(t < c.n ? t : c.n, c.n, c.n * sample_work(&c));
+  init_work(&wk, &c, params, x, weight, bias, centroids, ws, l.off, t);
+  const int st_ = fp__sample_threads(t < c.n ? t : c.n, c.n, c.n * sample_work(&c));
   if (st_ > 1) {
     nv_samples_ctx ctx;
     memset(&ctx, 0, sizeof(ctx));
@@ -877,34 +803,35 @@ fp_status fp_netvlad_backward(const fp_netvlad_params *params, const fp_tensor *
   if (grad_out->dtype != c.dt) return FP_ERR_DTYPE_MISMATCH;
   if (c.n == 0) {
     /* gradients summed over an empty batch */
-    zero_tensor(dweight);
-    zero_tensor(dbias);
-    zero_tensor(dcentroids);
+    fp__zero_tensor(dweight);
+    fp__zero_tensor(dbias);
+    fp__zero_tensor(dcentroids);
     return FP_OK;
   }
   if (c.features == 0) {
-    for (int i = 0; i < 4; i++) zero_tensor(outs[i]);
+    for (int i = 0; i < 4; i++) fp__zero_tensor(outs[i]);
     return FP_OK;
   }
   if (!workspace) return FP_ERR_NULL_POINTER;
-  size_t off[9];
-  int64_t chunk;
-  nv_slot sl;
-  size_t ws_bytes = workspace_size;
-  char *ws = fp__ws_align(workspace, &ws_bytes);
+  nv_layout l;
+  memset(&l, 0, sizeof(l));
+  l.c = &c;
+  l.backward = 1;
+  char *ws;
   const int64_t t =
-      ws_threads(&c, 1, fp__threads_requested(params->num_threads), ws_bytes, off, &chunk, &sl);
+      fp__ws_threads(workspace, workspace_size, params->num_threads, ws_layout, &l, &ws);
   if (t < 1) return FP_ERR_SHAPE_MISMATCH;
+  const int64_t chunk = l.chunk;
   for (int i = 0; i < 5; i++)
-    if (ws_overlaps(workspace, workspace_size, ins[i])) return FP_ERR_ALIASING;
+    if (fp__ws_overlaps(workspace, workspace_size, ins[i])) return FP_ERR_ALIASING;
   for (int i = 0; i < 4; i++)
-    if (ws_overlaps(workspace, workspace_size, outs[i])) return FP_ERR_ALIASING;
+    if (fp__ws_overlaps(workspace, workspace_size, outs[i])) return FP_ERR_ALIASING;
 
   nv_work wk;
-  init_work(&wk, &c, params, x, weight, bias, centroids, ws, off, t);
+  init_work(&wk, &c, params, x, weight, bias, centroids, ws, l.off, t);
   for (int64_t n0 = 0; n0 < c.n; n0 += chunk) {
     const int64_t ns = c.n - n0 < chunk ? c.n - n0 : chunk;
-    const int st_ = sample_threads(ns, ns, ns * 3 * sample_work(&c));
+    const int st_ = fp__sample_threads(ns, ns, ns * 3 * sample_work(&c));
     if (st_ > 1) {
       /* one sample per slot, the slots shared out to the threads */
       nv_samples_ctx ctx;

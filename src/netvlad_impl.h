@@ -1,14 +1,21 @@
-/* NetVLAD, the element-wise passes for one dtype (included by netvlad.c with
- * FP_T and FP_SFX); the matrix products are in gemm.c.  Per-position passes
- * take a block of positions [p0, p0 + pn) of one sample and loop over the
- * clusters or channels outside, the positions inside (unit stride in the
- * scratch, and in the input when its positions are).  Sums are in double. */
+/* NetVLAD, the element-wise passes for one dtype (included by netvlad.c
+ * through fp_each_dtype.h: float32, float64; with FP_TABLE, the dtype's row
+ * of its kernel table); the matrix products are in gemm.c.  Per-position
+ * passes take a block of positions [p0, p0 + pn) of one sample and loop
+ * over the clusters or channels outside, the positions inside (unit stride
+ * in the scratch, and in the input when its positions are).  Sums are in
+ * double. */
 #define KN(name) FP__CAT(FP__CAT(FP__CAT(fp__, FP_SFX), _netvlad__), name)
+#ifdef FP_TABLE
+[FP_SLOT] = {KN(norms), KN(softmax), KN(vlad_row), KN(scale_row), KN(dot_row), KN(bwd_row),
+             KN(softmax_bwd), KN(norm_bwd), KN(reduce_row)},
+#else
 
 /* nu[p] = ||x_p|| over the D channels (channel stride cs; position p at
  * offset poff[p], or poff[0] + p when punit). */
-FP_SIMD_CLONES static void KN(norms)(const FP_T *x, int64_t cs, int64_t d, const int64_t *poff, int64_t pn,
+FP_SIMD_CLONES static void KN(norms)(const void *xv, int64_t cs, int64_t d, const int64_t *poff, int64_t pn,
                       int punit, double *nu) {
+  const FP_T *x = (const FP_T *)xv;
   for (int64_t p = 0; p < pn; p++) nu[p] = 0;
   for (int64_t c = 0; c < d; c++) {
     const FP_T *row = x + c * cs;
@@ -26,8 +33,10 @@ FP_SIMD_CLONES static void KN(norms)(const FP_T *x, int64_t cs, int64_t d, const
  * (x unnormalised), m[p] the input norm floor max(nu_p, eps) (1 without
  * input normalisation).  Out: l[k*ld + p] = a_kp / m_p, and
  * spart[k] = sum over the block of a_kp. */
-FP_SIMD_CLONES static void KN(softmax)(FP_T *l, int64_t ld, int64_t k, const FP_T *bias, int64_t bstr,
+FP_SIMD_CLONES static void KN(softmax)(void *lv, int64_t ld, int64_t k, const void *biasv, int64_t bstr,
                         const double *m, int64_t pn, double *spart, double *mx, double *sum) {
+  FP_T *l = (FP_T *)lv;
+  const FP_T *bias = (const FP_T *)biasv;
   for (int64_t p = 0; p < pn; p++) {
     mx[p] = -INFINITY;
     sum[p] = 0;
@@ -83,8 +92,10 @@ static inline double KN(dot)(const FP_T *a, int64_t as, const FP_T *b, int64_t b
 /* One cluster row of the VLAD matrix (d elements at stride vs): subtract
  * s * centroid, intra-normalise in place; returns ||row||^2 of the result
  * and the norm before normalisation in *rho. */
-FP_SIMD_CLONES static double KN(vlad_row)(FP_T *v, int64_t vs, int64_t d, const FP_T *c,
+FP_SIMD_CLONES static double KN(vlad_row)(void *vv, int64_t vs, int64_t d, const void *cv,
                                           int64_t cstr, double s, double eps, double *rho) {
+  FP_T *v = (FP_T *)vv;
+  const FP_T *c = (const FP_T *)cv;
   for (int64_t j = 0; j < d; j++) v[j * vs] = (FP_T)((double)v[j * vs] - s * (double)c[j * cstr]);
   const double n = sqrt(KN(dot)(v, vs, v, vs, d)), den = fp__norm_floor(n, eps), f = 1.0 / den;
   for (int64_t j = 0; j < d; j++) v[j * vs] = (FP_T)((double)v[j * vs] * f);
@@ -92,12 +103,13 @@ FP_SIMD_CLONES static double KN(vlad_row)(FP_T *v, int64_t vs, int64_t d, const 
   return KN(dot)(v, vs, v, vs, d);
 }
 
-FP_SIMD_CLONES static void KN(scale_row)(FP_T *v, int64_t vs, int64_t d, double f) {
+FP_SIMD_CLONES static void KN(scale_row)(void *vv, int64_t vs, int64_t d, double f) {
+  FP_T *v = (FP_T *)vv;
   for (int64_t j = 0; j < d; j++) v[j * vs] = (FP_T)((double)v[j * vs] * f);
 }
 
-FP_SIMD_CLONES static double KN(dot_row)(const FP_T *a, const FP_T *b, int64_t bs, int64_t d) {
-  return KN(dot)(a, 1, b, bs, d);
+FP_SIMD_CLONES static double KN(dot_row)(const void *a, const void *b, int64_t bs, int64_t d) {
+  return KN(dot)((const FP_T *)a, 1, (const FP_T *)b, bs, d);
 }
 
 /* Backward through both normalisations of one cluster row, in place: u
@@ -105,9 +117,11 @@ FP_SIMD_CLONES static double KN(dot_row)(const FP_T *a, const FP_T *b, int64_t b
  * (stride gs).  dU = (g - u*cg1) * cg2 (the global step, chosen by the
  * caller), then dV = (dU - u <u, dU>) / rho when rho >= eps, else dU / eps.
  * Returns <dV, centroid_k>. */
-FP_SIMD_CLONES static double KN(bwd_row)(FP_T *u, const FP_T *g, int64_t gs, int64_t d,
+FP_SIMD_CLONES static double KN(bwd_row)(void *uv, const void *gv, int64_t gs, int64_t d,
                                          double cg1, double cg2, double rho, double eps,
-                                         const FP_T *c, int64_t cstr) {
+                                         const void *cv, int64_t cstr) {
+  FP_T *u = (FP_T *)uv;
+  const FP_T *g = (const FP_T *)gv, *c = (const FP_T *)cv;
   /* <u, dU> = (<u, g> - <u, u> cg1) cg2 */
   const double ud = (KN(dot)(u, 1, g, gs, d) - KN(dot)(u, 1, u, 1, d) * cg1) * cg2;
   const int through = fp__norm_through(rho, eps);
@@ -124,8 +138,10 @@ FP_SIMD_CLONES static double KN(bwd_row)(FP_T *u, const FP_T *g, int64_t gs, int
  * r[k] = <dV_k, centroid_k>.  With dA_kp = g_kp / m_p - r_k and
  * dL_kp = a_kp (dA_kp - sum_k' a_k'p dA_k'p), out: g[k*ld + p] = dL_kp / m_p
  * and dbpart[k] = sum over the block of dL_kp. */
-FP_SIMD_CLONES static void KN(softmax_bwd)(const FP_T *ah, FP_T *g, int64_t ld, int64_t k, const double *r,
+FP_SIMD_CLONES static void KN(softmax_bwd)(const void *ahv, void *gv, int64_t ld, int64_t k, const double *r,
                             const double *m, int64_t pn, double *dbpart, double *sig) {
+  const FP_T *ah = (const FP_T *)ahv;
+  FP_T *g = (FP_T *)gv;
   for (int64_t p = 0; p < pn; p++) sig[p] = 0;
   for (int64_t c = 0; c < k; c++) {
     const FP_T *arow = ah + c * ld, *grow = g + c * ld;
@@ -162,10 +178,12 @@ FP_SIMD_CLONES static void KN(softmax_bwd)(const FP_T *ah, FP_T *g, int64_t ld, 
  * place on q = dx (channel stride qcs, positions qoff[]; unit: both
  * position axes are unit-stride, offsets xoff[0] + p): where nu_p >= eps,
  * dx_p = q_p - x_p <x_p, q_p> / nu_p^2; elsewhere dx_p = q_p. */
-FP_SIMD_CLONES static void KN(norm_bwd)(const FP_T *x, int64_t xcs, const int64_t *xoff,
-                                        FP_T *q, int64_t qcs, const int64_t *qoff, int unit,
+FP_SIMD_CLONES static void KN(norm_bwd)(const void *xv, int64_t xcs, const int64_t *xoff,
+                                        void *qv, int64_t qcs, const int64_t *qoff, int unit,
                                         int64_t d, int64_t pn, const double *nu, double eps,
                                         double *dot) {
+  const FP_T *x = (const FP_T *)xv;
+  FP_T *q = (FP_T *)qv;
   for (int64_t p = 0; p < pn; p++) dot[p] = 0;
   for (int64_t c = 0; c < d; c++) {
     const FP_T *xr = x + c * xcs;
@@ -193,4 +211,30 @@ FP_SIMD_CLONES static void KN(norm_bwd)(const FP_T *x, int64_t xcs, const int64_
   }
 }
 
+/* One sample's share of row k of the parameter gradients, added in place
+ * (first: the call's first sample, which assigns): dcentroids -= s_k dV_k,
+ * dweight += the sample's dW_k (dws), dbias += dbs.  NULL gradients are
+ * skipped. */
+static void KN(reduce_row)(const fp_tensor *dw, const fp_tensor *db, const fp_tensor *dc,
+                           int64_t k, const void *dvv, const void *dwsv, double sk, double dbs,
+                           int64_t d, int first) {
+  const FP_T *dv = (const FP_T *)dvv, *dws = (const FP_T *)dwsv;
+  if (dc) {
+    FP_T *o = (FP_T *)dc->data + k * dc->strides[0];
+    const int64_t os = dc->strides[1];
+    for (int64_t j = 0; j < d; j++)
+      o[j * os] = (FP_T)((first ? 0.0 : (double)o[j * os]) - sk * (double)dv[j]);
+  }
+  if (dw) {
+    FP_T *o = (FP_T *)dw->data + k * dw->strides[0];
+    const int64_t os = dw->strides[1];
+    for (int64_t j = 0; j < d; j++) o[j * os] = first ? dws[j] : o[j * os] + dws[j];
+  }
+  if (db) {
+    FP_T *o = (FP_T *)db->data + k * db->strides[0];
+    *o = (FP_T)(first ? dbs : (double)*o + dbs);
+  }
+}
+
+#endif /* FP_TABLE */
 #undef KN

@@ -1,4 +1,4 @@
-/* Validation of caller-supplied tensor descriptors. */
+/* Validation of caller-supplied tensor descriptors, and zeroing of one. */
 #include "fp_internal.h"
 
 #include <stdlib.h>
@@ -86,4 +86,22 @@ int fp__tensors_overlap(const fp_tensor *a, const fp_tensor *b) {
   byte_span(a, &alo, &ahi);
   byte_span(b, &blo, &bhi);
   return alo <= bhi && blo <= ahi;
+}
+
+void fp__zero_tensor(const fp_tensor *t) {
+  if (!t) return;
+  const size_t el = fp_dtype_size(t->dtype);
+  int64_t ext[FP_MAX_DIMS] = {1, 1, 1, 1, 1}, str[FP_MAX_DIMS] = {0, 0, 0, 0, 0};
+  for (int i = 0; i < t->ndim; i++) {
+    ext[FP_MAX_DIMS - t->ndim + i] = t->shape[i];
+    str[FP_MAX_DIMS - t->ndim + i] = t->strides[i];
+  }
+  for (int64_t a = 0; a < ext[0]; a++)
+    for (int64_t b = 0; b < ext[1]; b++)
+      for (int64_t c = 0; c < ext[2]; c++)
+        for (int64_t d = 0; d < ext[3]; d++)
+          for (int64_t e = 0; e < ext[4]; e++)
+            memset((char *)t->data +
+                       (a * str[0] + b * str[1] + c * str[2] + d * str[3] + e * str[4]) * (int64_t)el,
+                   0, el);
 }

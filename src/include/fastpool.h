@@ -34,6 +34,9 @@
  *    pool is fork-safe: a child made by fork() creates its own helpers.
  *    The helpers live until the process ends: a program that dlopen()s
  *    libfastpool.so must not dlclose() it after a multi-threaded call.
+ *    fastpool's Python extensions link the package's libfastpool.so (and are
+ *    never unloaded): in a Python process they and C code that loads that
+ *    file share one library, so one pool.
  *    (With OpenMP off the library runs everything on the calling thread.)
  *
  * Geometry (per spatial axis, PyTorch's rule):
@@ -198,6 +201,22 @@ FP_API fp_status fp_pool_params_init(fp_pool_params *params, int32_t rank);
 FP_API fp_status fp_pool_output_shape(const fp_pool_params *params, const int64_t *in_shape,
                                       int64_t *out_shape, int64_t *pad_begin, int64_t *pad_end);
 
+/* The windows of max/average pooling (and of everything sharing its
+ * geometry) along spatial axis `axis` (0 .. rank-1) of an input of logical
+ * shape in_shape: output o reads the input positions
+ *    [start, end) = [o*stride - pad_begin, o*stride - pad_begin + (kernel-1)*dilation + 1),
+ * with the pads resolved as fp_pool_output_shape resolves them; the range
+ * may reach into the padding (start < 0, end > I).  fp_pool_window gives the
+ * range of output o (0 <= o < O, else FP_ERR_INVALID_ARGUMENT);
+ * fp_pool_first_window the first output whose window starts at or after
+ * input position pos (any int64; O when no window does): the outputs before
+ * it are exactly those whose windows start before pos (fastpool.dask cuts
+ * its output blocks there). */
+FP_API fp_status fp_pool_window(const fp_pool_params *params, const int64_t *in_shape,
+                                int32_t axis, int64_t o, int64_t *start, int64_t *end);
+FP_API fp_status fp_pool_first_window(const fp_pool_params *params, const int64_t *in_shape,
+                                      int32_t axis, int64_t pos, int64_t *o);
+
 /* y = max_pool(x).  indices may be NULL; otherwise an FP_INT64 or FP_INT32
  * tensor of y's shape.  x, y: one max-type dtype (see Dtypes above). */
 FP_API fp_status fp_max_pool_forward(const fp_pool_params *params, const fp_tensor *x,
@@ -260,6 +279,20 @@ FP_API fp_status fp_max_unpool_forward(const fp_pool_params *params, const fp_te
 FP_API fp_status fp_max_unpool_backward(const fp_pool_params *params, const fp_tensor *dy,
                                         const fp_tensor *indices, fp_tensor *dx);
 
+/* Output shape of max unpooling (PyTorch max_unpool) for an input of logical
+ * shape in_shape[0 .. rank+1]: (N, C, *O) with, per axis, the default
+ *    O = (I - 1) * stride - pad_begin - pad_end + kernel
+ * from params->kernel, stride, pad_begin and pad_end (explicit pads; dilation
+ * is not read), or output_size[0 .. rank-1] when that is not NULL, which must
+ * then lie strictly between default - stride and default + stride per axis
+ * (the sizes a max pooling with these arguments maps to the input's).
+ * FP_ERR_OVERFLOW when a default + stride does not fit in int64;
+ * FP_ERR_OUTPUT_SIZE when a requested size is out of that range or an output
+ * extent would be < 1.  out_shape holds the checked sizes with
+ * FP_ERR_OUTPUT_SIZE too, for the caller's message. */
+FP_API fp_status fp_max_unpool_output_shape(const fp_pool_params *params, const int64_t *in_shape,
+                                            const int64_t *output_size, int64_t *out_shape);
+
 /* Fractional max pooling (PyTorch): params->kernel per axis, the output size
  * from y's shape (O + k - 1 <= I), samples an (N, C, rank) tensor of x's
  * dtype in [0, 1) giving each plane's u per axis in logical (D, H, W) order.
@@ -269,6 +302,18 @@ FP_API fp_status fp_max_unpool_backward(const fp_pool_params *params, const fp_t
 FP_API fp_status fp_fractional_max_pool_forward(const fp_pool_params *params,
                                                 const fp_tensor *samples, const fp_tensor *x,
                                                 fp_tensor *y, fp_tensor *indices);
+
+/* Output shape of fractional max pooling for an input of logical shape
+ * in_shape[0 .. rank+1]: (N, C, *O).  Exactly one of output_size (rank sizes)
+ * and output_ratio (rank ratios, each in (0, 1)) is not NULL; a ratio r gives
+ * O = floor(I * r), the product taken in double (PyTorch's rule).  Then every
+ * axis needs O >= 1 and O + kernel - 1 <= I (params->kernel; nothing else of
+ * params is read but rank): FP_ERR_OUTPUT_SIZE otherwise;
+ * FP_ERR_INVALID_ARGUMENT for both or neither pointer, or a ratio outside
+ * (0, 1).  out_shape holds the sizes with FP_ERR_OUTPUT_SIZE too. */
+FP_API fp_status fp_fractional_output_shape(const fp_pool_params *params, const int64_t *in_shape,
+                                            const int64_t *output_size, const double *output_ratio,
+                                            int64_t *out_shape);
 
 /* ---- special poolings: stochastic, median, mixed ---- */
 /*

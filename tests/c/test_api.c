@@ -656,10 +656,78 @@ static void test_bilinear_netvlad(void) {
         FP_ERR_INVALID_ARGUMENT);
 }
 
+/* The two output-shape rules that used to live only in the Python layer. */
+static void test_unpool_and_fractional_shapes(void) {
+  fp_pool_params p;
+  int64_t in[4] = {2, 3, 5, 7}, out[4], want[2];
+  fp_pool_params_init(&p, 2);
+  p.kernel[0] = p.kernel[1] = 3;
+  p.stride[0] = p.stride[1] = 2;
+  p.pad_begin[1] = p.pad_end[1] = 1;
+  /* (5-1)*2 + 3 = 11; (7-1)*2 - 2 + 3 = 13 */
+  CHECK(fp_max_unpool_output_shape(&p, in, NULL, out) == FP_OK);
+  CHECK(out[0] == 2 && out[1] == 3 && out[2] == 11 && out[3] == 13);
+  want[0] = 12; want[1] = 12; /* inside (9, 13) and (11, 15) */
+  CHECK(fp_max_unpool_output_shape(&p, in, want, out) == FP_OK);
+  CHECK(out[2] == 12 && out[3] == 12);
+  want[0] = 13; /* default + stride is out */
+  CHECK(fp_max_unpool_output_shape(&p, in, want, out) == FP_ERR_OUTPUT_SIZE);
+  CHECK(out[2] == 13);
+  p.pad_begin[0] = p.pad_end[0] = 8; /* 8 - 16 + 3 < 1 */
+  CHECK(fp_max_unpool_output_shape(&p, in, NULL, out) == FP_ERR_OUTPUT_SIZE);
+  p.pad_begin[0] = p.pad_end[0] = 0;
+  p.stride[0] = INT64_MAX / 2;
+  CHECK(fp_max_unpool_output_shape(&p, in, NULL, out) == FP_ERR_OVERFLOW);
+  p.stride[0] = 2;
+  p.pad_mode = FP_PAD_SAME_UPPER;
+  CHECK(fp_max_unpool_output_shape(&p, in, NULL, out) == FP_ERR_INVALID_ARGUMENT);
+  CHECK(fp_max_unpool_output_shape(NULL, in, NULL, out) == FP_ERR_NULL_POINTER);
+
+  double ratio[2] = {0.5, 0.75};
+  int64_t fin[4] = {1, 2, 9, 10};
+  fp_pool_params_init(&p, 2);
+  p.kernel[0] = p.kernel[1] = 2;
+  CHECK(fp_fractional_output_shape(&p, fin, NULL, ratio, out) == FP_OK);
+  CHECK(out[0] == 1 && out[1] == 2 && out[2] == 4 && out[3] == 7); /* floor(4.5), floor(7.5) */
+  want[0] = 8; want[1] = 9; /* O + k - 1 <= I */
+  CHECK(fp_fractional_output_shape(&p, fin, want, NULL, out) == FP_OK);
+  want[1] = 10;
+  CHECK(fp_fractional_output_shape(&p, fin, want, NULL, out) == FP_ERR_OUTPUT_SIZE);
+  CHECK(out[3] == 10);
+  ratio[0] = 0.05; /* floor(0.45) = 0 */
+  CHECK(fp_fractional_output_shape(&p, fin, NULL, ratio, out) == FP_ERR_OUTPUT_SIZE);
+  ratio[0] = 1.0;
+  CHECK(fp_fractional_output_shape(&p, fin, NULL, ratio, out) == FP_ERR_INVALID_ARGUMENT);
+  CHECK(fp_fractional_output_shape(&p, fin, want, ratio, out) == FP_ERR_INVALID_ARGUMENT);
+  CHECK(fp_fractional_output_shape(&p, fin, NULL, NULL, out) == FP_ERR_INVALID_ARGUMENT);
+}
+
+static void test_pool_windows(void) {
+  fp_pool_params p;
+  int64_t in[3] = {1, 1, 10}, start, end, o;
+  fp_pool_params_init(&p, 1);
+  p.kernel[0] = 3; p.stride[0] = 2; p.dilation[0] = 2; p.pad_begin[0] = p.pad_end[0] = 1;
+  /* span 5; O = (10 + 2 - 5) / 2 + 1 = 4; window o: [2o - 1, 2o + 4) */
+  CHECK(fp_pool_window(&p, in, 0, 0, &start, &end) == FP_OK && start == -1 && end == 4);
+  CHECK(fp_pool_window(&p, in, 0, 3, &start, &end) == FP_OK && start == 5 && end == 10);
+  CHECK(fp_pool_window(&p, in, 0, 4, &start, &end) == FP_ERR_INVALID_ARGUMENT);
+  CHECK(fp_pool_window(&p, in, 1, 0, &start, &end) == FP_ERR_INVALID_ARGUMENT);
+  CHECK(fp_pool_first_window(&p, in, 0, -5, &o) == FP_OK && o == 0);
+  CHECK(fp_pool_first_window(&p, in, 0, 2, &o) == FP_OK && o == 2); /* starts -1, 1, 3 */
+  CHECK(fp_pool_first_window(&p, in, 0, 3, &o) == FP_OK && o == 2);
+  CHECK(fp_pool_first_window(&p, in, 0, 4, &o) == FP_OK && o == 3);
+  CHECK(fp_pool_first_window(&p, in, 0, INT64_MAX, &o) == FP_OK && o == 4);
+  p.pad_mode = FP_PAD_SAME_LOWER; /* O = 5, total pad = 4*2 + 5 - 10 = 3, 2 at the start */
+  CHECK(fp_pool_window(&p, in, 0, 0, &start, &end) == FP_OK && start == -2 && end == 3);
+  CHECK(fp_pool_first_window(&p, in, 0, 10, &o) == FP_OK && o == 5);
+}
+
 int main(void) {
   test_max_forward_backward();
   test_avg_forward();
   test_output_shape_and_errors();
+  test_unpool_and_fractional_shapes();
+  test_pool_windows();
   test_strings_and_version();
   test_other_operators();
   test_every_status_code();
