@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Thin Cython layer over the fastpool C API.
 
-Arguments arrive already validated and normalised by ``fastpool._api``:
+Arguments arrive already validated and normalised by ``fastpool._args``:
 arrays are NumPy arrays in logical (N, C, *spatial) order with native byte
 order, aligned data and strides that are multiples of the item size.  Every
 kernel call runs without the GIL.
@@ -13,6 +13,16 @@ from libc.string cimport memset
 from fastpool._fastpool cimport *
 
 cnp.import_array()
+
+# The extension links libfastpool.so by its name alone: a process that has
+# already loaded another build's libfastpool.so would bind this module to it.
+if fp_version_number() != FP_VERSION_NUMBER:
+    raise ImportError(
+        f"fastpool._core was built against fastpool.h {FP_VERSION_NUMBER} but runs with "
+        f"libfastpool {fp_version_number()} ({fp_version_string().decode()}), loaded "
+        "earlier in this process from elsewhere; load fastpool's own library "
+        "(fastpool.get_library_dir()) or import fastpool before the other one"
+    )
 
 
 class FastpoolError(ValueError):
@@ -93,6 +103,92 @@ def geometry(tuple in_shape, tuple kernel, tuple stride, tuple pad_begin, tuple 
         return int(st), None, None, None
     return (0, tuple([outs[i] for i in range(rank + 2)]), tuple([pb[i] for i in range(rank)]),
             tuple([pe[i] for i in range(rank)]))
+
+
+def max_unpool_output_shape(tuple in_shape, tuple kernel, tuple stride, tuple pad_begin,
+                            tuple pad_end, object output_size):
+    """(status, out_shape) of max unpooling; output_size None for the default."""
+    cdef fp_pool_params p
+    cdef int64_t ins[5]
+    cdef int64_t req[3]
+    cdef int64_t outs[5]
+    cdef int64_t *preq = NULL
+    cdef int rank = len(kernel), i
+    cdef fp_status st
+    _fill_params(&p, rank, kernel, stride, pad_begin, pad_end, (1,) * rank, FP_PAD_EXPLICIT,
+                 0, 0, 0)
+    for i in range(rank + 2):
+        ins[i] = in_shape[i]
+    if output_size is not None:
+        for i in range(rank):
+            req[i] = output_size[i]
+        preq = req
+    st = fp_max_unpool_output_shape(&p, ins, preq, outs)
+    if st != FP_OK and st != FP_ERR_OUTPUT_SIZE:
+        return int(st), None
+    return int(st), tuple([outs[i] for i in range(rank + 2)])
+
+
+def fractional_output_shape(tuple in_shape, tuple kernel, object output_size,
+                            object output_ratio):
+    """(status, out_shape) of fractional max pooling from exactly one of
+    output_size and output_ratio (tuples of rank entries)."""
+    cdef fp_pool_params p
+    cdef int64_t ins[5]
+    cdef int64_t req[3]
+    cdef double ratio[3]
+    cdef int64_t outs[5]
+    cdef int64_t *preq = NULL
+    cdef double *pratio = NULL
+    cdef int rank = len(kernel), i
+    cdef fp_status st
+    fp_pool_params_init(&p, rank)
+    for i in range(rank):
+        p.kernel[i] = kernel[i]
+    for i in range(rank + 2):
+        ins[i] = in_shape[i]
+    if output_size is not None:
+        for i in range(rank):
+            req[i] = output_size[i]
+        preq = req
+    if output_ratio is not None:
+        for i in range(rank):
+            ratio[i] = output_ratio[i]
+        pratio = ratio
+    st = fp_fractional_output_shape(&p, ins, preq, pratio, outs)
+    if st != FP_OK and st != FP_ERR_OUTPUT_SIZE:
+        return int(st), None
+    return int(st), tuple([outs[i] for i in range(rank + 2)])
+
+
+def pool_window(tuple in_shape, tuple kernel, tuple stride, tuple pad_begin, tuple pad_end,
+                tuple dilation, unsigned int flags, int axis, int64_t o):
+    """(start, end): the input range that output o reads along spatial axis `axis`."""
+    cdef fp_pool_params p
+    cdef int64_t ins[5]
+    cdef int64_t start = 0, end = 0
+    cdef int rank = len(kernel), i
+    _fill_params(&p, rank, kernel, stride, pad_begin, pad_end, dilation, FP_PAD_EXPLICIT,
+                 flags, 0, 0)
+    for i in range(rank + 2):
+        ins[i] = in_shape[i]
+    _check(fp_pool_window(&p, ins, axis, o, &start, &end), "pool_window")
+    return start, end
+
+
+def pool_first_window(tuple in_shape, tuple kernel, tuple stride, tuple pad_begin,
+                      tuple pad_end, tuple dilation, unsigned int flags, int axis, int64_t pos):
+    """The first output along `axis` whose window starts at or after input position pos."""
+    cdef fp_pool_params p
+    cdef int64_t ins[5]
+    cdef int64_t o = 0
+    cdef int rank = len(kernel), i
+    _fill_params(&p, rank, kernel, stride, pad_begin, pad_end, dilation, FP_PAD_EXPLICIT,
+                 flags, 0, 0)
+    for i in range(rank + 2):
+        ins[i] = in_shape[i]
+    _check(fp_pool_first_window(&p, ins, axis, pos, &o), "pool_first_window")
+    return o
 
 
 cdef int _check(fp_status st, str name) except -1:

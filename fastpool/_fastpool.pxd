@@ -1,7 +1,23 @@
-# Declarations of the public C API (src/include/fastpool.h) for Cython.
-from libc.stdint cimport int32_t, int64_t, uint32_t
+# The one Cython declaration of the public C API (src/include/fastpool.h): its
+# types, constants and functions, in the header's order.  fastpool._core
+# cimports it whole; fastpool.cython_api re-exports its types and constants
+# and wraps its functions.  Macros are `enum` (usable as array sizes) or
+# typed `const` like the header's literals (FP_FLAG_* are unsigned).
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
 cdef extern from "fastpool.h" nogil:
+    enum:
+        FP_VERSION_MAJOR
+        FP_VERSION_MINOR
+        FP_VERSION_PATCH
+        FP_VERSION_NUMBER
+    const char *FP_VERSION_STRING
+
+    enum:
+        FP_MAX_DIMS
+        FP_MAX_SPATIAL
+        FP_MAX_THREADS
+
     ctypedef enum fp_status:
         FP_OK
         FP_ERR_NULL_POINTER
@@ -17,6 +33,10 @@ cdef extern from "fastpool.h" nogil:
         FP_ERR_ALIASING
         FP_ERR_BAD_SHAPE
 
+    const char *fp_status_string(fp_status status)
+    int fp_version_number()
+    const char *fp_version_string()
+
     ctypedef enum fp_dtype:
         FP_FLOAT32
         FP_FLOAT64
@@ -28,43 +48,45 @@ cdef extern from "fastpool.h" nogil:
         FP_INT16
         FP_UINT16
 
-    int FP_MAX_DIMS
-    int FP_MAX_SPATIAL
-    int FP_MAX_THREADS
-    int FP_PAD_EXPLICIT
-    int FP_PAD_SAME_UPPER
-    int FP_PAD_SAME_LOWER
-    unsigned int FP_FLAG_CEIL_MODE
-    unsigned int FP_FLAG_COUNT_INCLUDE_PAD
-    unsigned int FP_FLAG_NAN_OMIT
-    const char *FP_VERSION_STRING
+    size_t fp_dtype_size(fp_dtype dtype)
 
     ctypedef struct fp_tensor:
         fp_dtype dtype
         int32_t ndim
-        int64_t shape[5]
-        int64_t strides[5]
+        int64_t shape[FP_MAX_DIMS]
+        int64_t strides[FP_MAX_DIMS]   # in elements, not bytes
         void *data
+
+    ctypedef enum fp_pad_mode:
+        FP_PAD_EXPLICIT
+        FP_PAD_SAME_UPPER
+        FP_PAD_SAME_LOWER
+
+    # fp_pool_params.flags
+    const unsigned int FP_FLAG_CEIL_MODE
+    const unsigned int FP_FLAG_COUNT_INCLUDE_PAD
+    const unsigned int FP_FLAG_NAN_OMIT
 
     ctypedef struct fp_pool_params:
         size_t struct_size
         int32_t rank
-        int32_t pad_mode
-        int64_t kernel[3]
-        int64_t stride[3]
-        int64_t pad_begin[3]
-        int64_t pad_end[3]
-        int64_t dilation[3]
-        uint32_t flags
+        int32_t pad_mode             # fp_pad_mode
+        int64_t kernel[FP_MAX_SPATIAL]
+        int64_t stride[FP_MAX_SPATIAL]
+        int64_t pad_begin[FP_MAX_SPATIAL]
+        int64_t pad_end[FP_MAX_SPATIAL]
+        int64_t dilation[FP_MAX_SPATIAL]
+        uint32_t flags               # FP_FLAG_*
         int32_t num_threads
         int64_t divisor_override
 
-    const char *fp_status_string(fp_status status)
-    int fp_version_number()
-    const char *fp_version_string()
     fp_status fp_pool_params_init(fp_pool_params *params, int32_t rank)
     fp_status fp_pool_output_shape(const fp_pool_params *params, const int64_t *in_shape,
                                    int64_t *out_shape, int64_t *pad_begin, int64_t *pad_end)
+    fp_status fp_pool_window(const fp_pool_params *params, const int64_t *in_shape,
+                             int32_t axis, int64_t o, int64_t *start, int64_t *end)
+    fp_status fp_pool_first_window(const fp_pool_params *params, const int64_t *in_shape,
+                                   int32_t axis, int64_t pos, int64_t *o)
     fp_status fp_max_pool_forward(const fp_pool_params *params, const fp_tensor *x,
                                   fp_tensor *y, fp_tensor *indices)
     fp_status fp_max_pool_backward(const fp_pool_params *params, const fp_tensor *dy,
@@ -89,21 +111,16 @@ cdef extern from "fastpool.h" nogil:
                                     const fp_tensor *indices, fp_tensor *y)
     fp_status fp_max_unpool_backward(const fp_pool_params *params, const fp_tensor *dy,
                                      const fp_tensor *indices, fp_tensor *dx)
+    fp_status fp_max_unpool_output_shape(const fp_pool_params *params, const int64_t *in_shape,
+                                         const int64_t *output_size, int64_t *out_shape)
     fp_status fp_fractional_max_pool_forward(const fp_pool_params *params,
                                              const fp_tensor *samples, const fp_tensor *x,
                                              fp_tensor *y, fp_tensor *indices)
-    const char *fp_simd_level()
-    int fp_has_openmp()
-    int fp_default_num_threads()
+    fp_status fp_fractional_output_shape(const fp_pool_params *params, const int64_t *in_shape,
+                                         const int64_t *output_size, const double *output_ratio,
+                                         int64_t *out_shape)
 
-# ---- special poolings: stochastic, median, mixed ----
-from libc.stdint cimport uint64_t
-
-cdef extern from "fastpool.h" nogil:
-    int FP_MEDIAN_LOWER
-    int FP_MEDIAN_UPPER
-    int FP_MEDIAN_MEAN
-
+    # ---- special poolings: stochastic, median, mixed ----
     fp_status fp_stochastic_pool_forward(const fp_pool_params *params, uint64_t seed,
                                          const fp_tensor *x, fp_tensor *y, fp_tensor *indices)
     fp_status fp_stochastic_pool_weighted_forward(const fp_pool_params *params,
@@ -111,6 +128,12 @@ cdef extern from "fastpool.h" nogil:
     fp_status fp_stochastic_pool_weighted_backward(const fp_pool_params *params,
                                                    const fp_tensor *dy, const fp_tensor *x,
                                                    fp_tensor *dx)
+
+    ctypedef enum fp_median_even:
+        FP_MEDIAN_LOWER
+        FP_MEDIAN_UPPER
+        FP_MEDIAN_MEAN
+
     fp_status fp_median_pool_forward(const fp_pool_params *params, int32_t even,
                                      const fp_tensor *x, fp_tensor *y, fp_tensor *indices)
     fp_status fp_median_pool_backward(const fp_pool_params *params, int32_t even,
@@ -126,18 +149,18 @@ cdef extern from "fastpool.h" nogil:
                                      const fp_tensor *dy, const fp_tensor *x, fp_tensor *dx,
                                      fp_tensor *dalpha)
 
+    # ---- special poolings: spatial pyramid, YOLO-SPP ----
+    ctypedef enum fp_spp_mode:
+        FP_SPP_MAX
+        FP_SPP_AVG
+    ctypedef enum fp_spp_variant:
+        FP_SPP_ADAPTIVE
+        FP_SPP_SPPNET
+        FP_SPP_CAFFE
+    ctypedef enum fp_spp_features:
+        FP_SPP_FEATURES_CHW
+        FP_SPP_FEATURES_HWC
 
-    # ---- special poolings: spatial_pyramid_pool, yolo_spp ----
-    int FP_SPP_MAX
-    int FP_SPP_AVG
-    int FP_SPP_ADAPTIVE
-    int FP_SPP_SPPNET
-    int FP_SPP_CAFFE
-    int FP_SPP_FEATURES_CHW
-    int FP_SPP_FEATURES_HWC
-    int FP_YOLO_SPP_MAX_KERNELS
-    int FP_YOLO_SPP_ULTRALYTICS
-    int FP_YOLO_SPP_DARKNET
     fp_status fp_spp_window(int32_t variant, int64_t in_size, int64_t level, int64_t o,
                             int64_t *start, int64_t *end, int64_t *pool)
     fp_status fp_spatial_pyramid_pool_output_shape(const int64_t *levels, int32_t num_levels,
@@ -152,6 +175,13 @@ cdef extern from "fastpool.h" nogil:
                                                int32_t mode, int32_t variant, int32_t features,
                                                const fp_tensor *dy, const fp_tensor *x,
                                                fp_tensor *dx)
+
+    enum:
+        FP_YOLO_SPP_MAX_KERNELS
+    ctypedef enum fp_yolo_spp_order:
+        FP_YOLO_SPP_ULTRALYTICS
+        FP_YOLO_SPP_DARKNET
+
     fp_status fp_yolo_spp_output_shape(const int64_t *kernel_sizes, int32_t num_kernels,
                                        const int64_t *in_shape, int64_t *out_shape)
     fp_status fp_yolo_spp_forward(const fp_pool_params *params, const int64_t *kernel_sizes,
@@ -161,23 +191,15 @@ cdef extern from "fastpool.h" nogil:
                                    int32_t num_kernels, int32_t order, const fp_tensor *dy,
                                    const fp_tensor *x, fp_tensor *dx)
 
-
-# ---- special poolings: bilinear_pool, netvlad ----
-cdef extern from "fastpool.h" nogil:
-    unsigned int FP_BILINEAR_AVERAGE
-    unsigned int FP_BILINEAR_SIGNED_SQRT
-    unsigned int FP_BILINEAR_L2_NORMALIZE
-    unsigned int FP_NETVLAD_NORMALIZE_INPUT
+    # ---- special poolings: bilinear, NetVLAD ----
+    # fp_bilinear_params.flags
+    const unsigned int FP_BILINEAR_AVERAGE
+    const unsigned int FP_BILINEAR_SIGNED_SQRT
+    const unsigned int FP_BILINEAR_L2_NORMALIZE
 
     ctypedef struct fp_bilinear_params:
         size_t struct_size
-        uint32_t flags
-        int32_t num_threads
-        double eps
-
-    ctypedef struct fp_netvlad_params:
-        size_t struct_size
-        uint32_t flags
+        uint32_t flags               # FP_BILINEAR_*
         int32_t num_threads
         double eps
 
@@ -192,6 +214,16 @@ cdef extern from "fastpool.h" nogil:
                                         const fp_tensor *grad_out, const fp_tensor *x,
                                         const fp_tensor *y, fp_tensor *dx, fp_tensor *dy,
                                         void *workspace, size_t workspace_size)
+
+    # fp_netvlad_params.flags
+    const unsigned int FP_NETVLAD_NORMALIZE_INPUT
+
+    ctypedef struct fp_netvlad_params:
+        size_t struct_size
+        uint32_t flags               # FP_NETVLAD_*
+        int32_t num_threads
+        double eps
+
     fp_status fp_netvlad_params_init(fp_netvlad_params *params)
     fp_status fp_netvlad_workspace_size(const fp_netvlad_params *params, const fp_tensor *x,
                                         int64_t num_clusters, int backward, size_t *bytes)
@@ -204,3 +236,8 @@ cdef extern from "fastpool.h" nogil:
                                   const fp_tensor *bias, const fp_tensor *centroids,
                                   fp_tensor *dx, fp_tensor *dweight, fp_tensor *dbias,
                                   fp_tensor *dcentroids, void *workspace, size_t workspace_size)
+
+    # Build facts, for show_config().
+    int fp_has_openmp()
+    const char *fp_simd_level()
+    int fp_default_num_threads()

@@ -4,7 +4,7 @@ A wheel installs the C artefacts inside the package, next to the compiled
 modules::
 
     fastpool/include/fastpool.h
-    fastpool/lib/libfastpool.so
+    fastpool/lib/libfastpool.so                        (the core; the compiled modules link it)
     fastpool/lib/cmake/fastpool/fastpoolConfig.cmake   (find_package(fastpool))
     fastpool/lib/pkgconfig/fastpool.pc                  (relocatable)
 
@@ -124,8 +124,9 @@ def openmp_library() -> str | None:
 
     None when fastpool was built without OpenMP or the runtime cannot be
     located.  On glibc the dynamic linker is asked which library provides
-    ``omp_get_max_threads`` to ``fastpool._core``; elsewhere the first
-    OpenMP runtime mapped into the process is reported.
+    ``omp_get_max_threads`` to ``fastpool._core`` and the ``libfastpool.so``
+    it links (the library that calls it); elsewhere the first OpenMP runtime
+    mapped into the process is reported.
     """
     from fastpool import _core
 
@@ -150,7 +151,8 @@ def _openmp_library_dladdr(module_path: str) -> str:
         ]
 
     # The module is already loaded: RTLD_NOLOAD returns its handle, and a
-    # symbol looked up through it resolves the way the module's own calls do.
+    # symbol looked up through it is searched in the module and then its
+    # dependencies (libfastpool.so, then the OpenMP runtime that one needs).
     core = ctypes.CDLL(module_path, mode=os.RTLD_NOLOAD | os.RTLD_LAZY)
     address = ctypes.cast(core.omp_get_max_threads, ctypes.c_void_p)
     dladdr = ctypes.CDLL(None).dladdr

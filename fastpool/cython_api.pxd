@@ -3,7 +3,8 @@
 #     from fastpool.cython_api cimport (fp_tensor, fp_pool_params, fp_status, FP_OK,
 #                                       fp_pool_params_init, fp_max_pool_forward)
 #
-# The types and constants come from fastpool.h, so the downstream extension
+# The types and constants are those of fastpool.h, declared once for Cython in
+# fastpool/_fastpool.pxd and re-exported here, so the downstream extension
 # compiles with fastpool.get_include() on its include path.  The functions are
 # not linked: they are `noexcept nogil` Cython functions of the module
 # fastpool.cython_api, whose C pointers Cython fetches from that module's
@@ -18,74 +19,32 @@
 
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
-cdef extern from "fastpool.h" nogil:
-    enum:
-        FP_VERSION_MAJOR
-        FP_VERSION_MINOR
-        FP_VERSION_PATCH
-        FP_VERSION_NUMBER
-        FP_MAX_DIMS
-        FP_MAX_SPATIAL
-        FP_MAX_THREADS
-    const char *FP_VERSION_STRING
-
-    ctypedef enum fp_status:
-        FP_OK
-        FP_ERR_NULL_POINTER
-        FP_ERR_STRUCT_SIZE
-        FP_ERR_INVALID_ARGUMENT
-        FP_ERR_BAD_NDIM
-        FP_ERR_SHAPE_MISMATCH
-        FP_ERR_OUTPUT_SIZE
-        FP_ERR_UNSUPPORTED_DTYPE
-        FP_ERR_DTYPE_MISMATCH
-        FP_ERR_OVERFLOW
-        FP_ERR_INDEX_OUT_OF_RANGE
-        FP_ERR_ALIASING
-        FP_ERR_BAD_SHAPE
-
-    ctypedef enum fp_dtype:
-        FP_FLOAT32
-        FP_FLOAT64
-        FP_INT32
-        FP_INT64
-        FP_FLOAT16
-        FP_INT8
-        FP_UINT8
-        FP_INT16
-        FP_UINT16
-
-    ctypedef enum fp_pad_mode:
-        FP_PAD_EXPLICIT
-        FP_PAD_SAME_UPPER
-        FP_PAD_SAME_LOWER
-
-    # fp_pool_params.flags
-    enum:
-        FP_FLAG_CEIL_MODE
-        FP_FLAG_COUNT_INCLUDE_PAD
-        FP_FLAG_NAN_OMIT
-
-    ctypedef struct fp_tensor:
-        fp_dtype dtype
-        int32_t ndim
-        int64_t shape[FP_MAX_DIMS]
-        int64_t strides[FP_MAX_DIMS]   # in elements, not bytes
-        void *data
-
-    ctypedef struct fp_pool_params:
-        size_t struct_size
-        int32_t rank
-        int32_t pad_mode
-        int64_t kernel[FP_MAX_SPATIAL]
-        int64_t stride[FP_MAX_SPATIAL]
-        int64_t pad_begin[FP_MAX_SPATIAL]
-        int64_t pad_end[FP_MAX_SPATIAL]
-        int64_t dilation[FP_MAX_SPATIAL]
-        uint32_t flags
-        int32_t num_threads
-        int64_t divisor_override
-
+# Every type and constant of fastpool.h (not its functions: the table's take
+# their names).
+from fastpool._fastpool cimport (
+    FP_VERSION_MAJOR, FP_VERSION_MINOR, FP_VERSION_PATCH, FP_VERSION_NUMBER, FP_VERSION_STRING,
+    FP_MAX_DIMS, FP_MAX_SPATIAL, FP_MAX_THREADS,
+    fp_status, FP_OK, FP_ERR_NULL_POINTER, FP_ERR_STRUCT_SIZE, FP_ERR_INVALID_ARGUMENT,
+    FP_ERR_BAD_NDIM, FP_ERR_SHAPE_MISMATCH, FP_ERR_OUTPUT_SIZE, FP_ERR_UNSUPPORTED_DTYPE,
+    FP_ERR_DTYPE_MISMATCH, FP_ERR_OVERFLOW, FP_ERR_INDEX_OUT_OF_RANGE, FP_ERR_ALIASING,
+    FP_ERR_BAD_SHAPE,
+    fp_dtype, FP_FLOAT32, FP_FLOAT64, FP_INT32, FP_INT64, FP_FLOAT16, FP_INT8, FP_UINT8,
+    FP_INT16, FP_UINT16,
+    fp_tensor,
+    fp_pad_mode, FP_PAD_EXPLICIT, FP_PAD_SAME_UPPER, FP_PAD_SAME_LOWER,
+    FP_FLAG_CEIL_MODE, FP_FLAG_COUNT_INCLUDE_PAD, FP_FLAG_NAN_OMIT,
+    fp_pool_params,
+    fp_median_even, FP_MEDIAN_LOWER, FP_MEDIAN_UPPER, FP_MEDIAN_MEAN,
+    fp_spp_mode, FP_SPP_MAX, FP_SPP_AVG,
+    fp_spp_variant, FP_SPP_ADAPTIVE, FP_SPP_SPPNET, FP_SPP_CAFFE,
+    fp_spp_features, FP_SPP_FEATURES_CHW, FP_SPP_FEATURES_HWC,
+    FP_YOLO_SPP_MAX_KERNELS,
+    fp_yolo_spp_order, FP_YOLO_SPP_ULTRALYTICS, FP_YOLO_SPP_DARKNET,
+    FP_BILINEAR_AVERAGE, FP_BILINEAR_SIGNED_SQRT, FP_BILINEAR_L2_NORMALIZE,
+    fp_bilinear_params,
+    FP_NETVLAD_NORMALIZE_INPUT,
+    fp_netvlad_params,
+)
 
 # Status, version and build queries.
 cdef const char *fp_status_string(fp_status status) noexcept nogil
@@ -101,6 +60,11 @@ cdef fp_status fp_pool_params_init(fp_pool_params *params, int32_t rank) noexcep
 cdef fp_status fp_pool_output_shape(const fp_pool_params *params, const int64_t *in_shape,
                                     int64_t *out_shape, int64_t *pad_begin,
                                     int64_t *pad_end) noexcept nogil
+cdef fp_status fp_pool_window(const fp_pool_params *params, const int64_t *in_shape,
+                              int32_t axis, int64_t o, int64_t *start,
+                              int64_t *end) noexcept nogil
+cdef fp_status fp_pool_first_window(const fp_pool_params *params, const int64_t *in_shape,
+                                    int32_t axis, int64_t pos, int64_t *o) noexcept nogil
 cdef fp_status fp_adaptive_window(int64_t in_size, int64_t out_size, int64_t o,
                                   int64_t *start, int64_t *end) noexcept nogil
 
@@ -132,28 +96,18 @@ cdef fp_status fp_max_unpool_forward(const fp_pool_params *params, const fp_tens
                                      const fp_tensor *indices, fp_tensor *y) noexcept nogil
 cdef fp_status fp_max_unpool_backward(const fp_pool_params *params, const fp_tensor *dy,
                                       const fp_tensor *indices, fp_tensor *dx) noexcept nogil
+cdef fp_status fp_max_unpool_output_shape(const fp_pool_params *params,
+                                          const int64_t *in_shape, const int64_t *output_size,
+                                          int64_t *out_shape) noexcept nogil
 cdef fp_status fp_fractional_max_pool_forward(const fp_pool_params *params,
                                               const fp_tensor *samples, const fp_tensor *x,
                                               fp_tensor *y, fp_tensor *indices) noexcept nogil
+cdef fp_status fp_fractional_output_shape(const fp_pool_params *params,
+                                          const int64_t *in_shape, const int64_t *output_size,
+                                          const double *output_ratio,
+                                          int64_t *out_shape) noexcept nogil
 
 # ---- special poolings: spatial_pyramid_pool, yolo_spp ----
-cdef extern from "fastpool.h" nogil:
-    ctypedef enum fp_spp_mode:
-        FP_SPP_MAX
-        FP_SPP_AVG
-    ctypedef enum fp_spp_variant:
-        FP_SPP_ADAPTIVE
-        FP_SPP_SPPNET
-        FP_SPP_CAFFE
-    ctypedef enum fp_spp_features:
-        FP_SPP_FEATURES_CHW
-        FP_SPP_FEATURES_HWC
-    ctypedef enum fp_yolo_spp_order:
-        FP_YOLO_SPP_ULTRALYTICS
-        FP_YOLO_SPP_DARKNET
-    enum:
-        FP_YOLO_SPP_MAX_KERNELS
-
 cdef fp_status fp_spp_window(int32_t variant, int64_t in_size, int64_t level, int64_t o,
                              int64_t *start, int64_t *end, int64_t *pool) noexcept nogil
 cdef fp_status fp_spatial_pyramid_pool_output_shape(const int64_t *levels, int32_t num_levels,
@@ -180,28 +134,7 @@ cdef fp_status fp_yolo_spp_backward(const fp_pool_params *params, const int64_t 
                                     int32_t num_kernels, int32_t order, const fp_tensor *dy,
                                     const fp_tensor *x, fp_tensor *dx) noexcept nogil
 
-
 # ---- special poolings: bilinear_pool, netvlad ----
-cdef extern from "fastpool.h" nogil:
-    # fp_bilinear_params.flags, fp_netvlad_params.flags
-    enum:
-        FP_BILINEAR_AVERAGE
-        FP_BILINEAR_SIGNED_SQRT
-        FP_BILINEAR_L2_NORMALIZE
-        FP_NETVLAD_NORMALIZE_INPUT
-
-    ctypedef struct fp_bilinear_params:
-        size_t struct_size
-        uint32_t flags
-        int32_t num_threads
-        double eps
-
-    ctypedef struct fp_netvlad_params:
-        size_t struct_size
-        uint32_t flags
-        int32_t num_threads
-        double eps
-
 cdef fp_status fp_bilinear_params_init(fp_bilinear_params *params) noexcept nogil
 cdef fp_status fp_bilinear_pool_workspace_size(const fp_bilinear_params *params,
                                                const fp_tensor *x, const fp_tensor *y,
@@ -228,14 +161,7 @@ cdef fp_status fp_netvlad_backward(const fp_netvlad_params *params, const fp_ten
                                    fp_tensor *dcentroids, void *workspace,
                                    size_t workspace_size) noexcept nogil
 
-
 # ---- special poolings: stochastic, median, mixed ----
-cdef extern from "fastpool.h" nogil:
-    ctypedef enum fp_median_even:
-        FP_MEDIAN_LOWER
-        FP_MEDIAN_UPPER
-        FP_MEDIAN_MEAN
-
 cdef fp_status fp_stochastic_pool_forward(const fp_pool_params *params, uint64_t seed,
                                           const fp_tensor *x, fp_tensor *y,
                                           fp_tensor *indices) noexcept nogil

@@ -41,6 +41,13 @@ for name, path, marker in [
     assert os.path.isfile(os.path.join(path, marker)), f"{name}: no {marker} in {path}"
     assert os.path.commonpath([path, here]) == here, f"{name} dir {path} is outside {here}"
 
+# One copy of the core: _core and cython_api both run the package's libfastpool.so.
+if os.path.isfile("/proc/self/maps"):
+    with open("/proc/self/maps") as maps:
+        mapped = {os.path.realpath(line.split()[-1]) for line in maps if "libfastpool" in line}
+    lib = os.path.realpath(os.path.join(fastpool.get_library_dir(), "libfastpool.so"))
+    assert mapped == {lib}, f"libfastpool mapped from {sorted(mapped)}, not {lib}"
+
 # The cimport table of fastpool.cython_api.
 capi = cython_api.__pyx_capi__
 for fn in ("fp_max_pool_forward", "fp_pool_params_init", "fp_status_string"):

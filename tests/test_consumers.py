@@ -99,16 +99,33 @@ def test_installed_header_is_the_one_the_core_was_built_from():
     assert version == fastpool.__version__
 
 
-def test_extensions_do_not_need_the_shared_library():
-    """_core and cython_api carry the core statically and export no fp_ symbol."""
+ONE_CORE_CHECK = """
+import json, fastpool, fastpool.cython_api
+maps = [line.split()[-1] for line in open("/proc/self/maps") if "libfastpool" in line]
+print(json.dumps({"mapped": sorted(set(maps)), "lib": fastpool.get_library_dir()}))
+"""
+
+
+def test_extensions_link_the_installed_shared_library(tmp_path):
+    """_core and cython_api carry no copy of the core: they need libfastpool.so,
+    found beside them through RUNPATH $ORIGIN/lib, and export no fp_ symbol; a
+    process that imports both maps one libfastpool.so, get_library_dir()'s."""
     from fastpool import cython_api
 
     for module in (fastpool._core.__file__, cython_api.__file__):
         if READELF:
-            assert "libfastpool" not in _run(READELF, "-d", module)
+            dynamic = _run(READELF, "-d", module)
+            assert re.search(r"\(NEEDED\).*\[libfastpool\.so\]", dynamic), dynamic
+            runpath = re.search(r"\((?:RUNPATH|RPATH)\).*\[(.*)\]", dynamic)
+            assert runpath and "$ORIGIN/lib" in runpath[1].split(":"), dynamic
         if NM:
             exported = _run(NM, "-D", "--defined-only", module).split()
             assert not [s for s in exported if s.startswith("fp_")]
+            assert "fp_version_number" in _run(NM, "-D", "--undefined-only", module).split()
+    if Path("/proc/self/maps").is_file():
+        report = json.loads(_python(ONE_CORE_CHECK, cwd=tmp_path).strip().splitlines()[-1])
+        lib = (Path(report["lib"]) / "libfastpool.so").resolve()
+        assert [Path(p).resolve() for p in report["mapped"]] == [lib], report
 
 
 def test_pkg_config_file_is_relocatable():
@@ -393,26 +410,65 @@ def test_cython_downstream_with_scikit_build_core(tmp_path):
     _check_downstream(site)
 
 
+def _normalise_prototype(text):
+    text = re.sub(r"\s+", " ", text).strip().replace("( ", "(").replace(" )", ")")
+    return text.replace("(void)", "()")
+
+
+def _public_header():
+    """fastpool.h's FP_API prototypes by name, and the names of its types and of its
+    constants (enum members and valued #defines)."""
+    header = (Path(fastpool.get_include()) / "fastpool.h").read_text()
+    header = re.sub(r"/\*.*?\*/", "", header, flags=re.DOTALL)
+    prototypes = {
+        m[2]: _normalise_prototype(m[1])
+        for m in re.finditer(r"FP_API\s+([^;]*?\b(fp_\w+)\s*\([^)]*\))\s*;", header)
+    }
+    types = set(re.findall(r"typedef (?:enum|struct) (fp_\w+)", header))
+    constants = set(re.findall(r"^#define (FP_[A-Z0-9_]+)\s", header, re.MULTILINE))
+    for block in re.findall(r"typedef enum fp_\w+ \{(.*?)\}", header, re.DOTALL):
+        constants |= set(re.findall(r"\b(FP_[A-Z0-9_]+)\b", block))
+    assert "fp_max_pool_forward" in prototypes and "fp_tensor" in types and "FP_OK" in constants
+    return prototypes, types, constants
+
+
+def test_fastpool_pxd_declares_the_public_header():
+    """_fastpool.pxd, the one Cython declaration of fastpool.h, declares every FP_API
+    function with the header's prototype, every type and every constant."""
+    prototypes, types, constants = _public_header()
+    pxd = (Path(fastpool.__file__).parent / "_fastpool.pxd").read_text()
+    pxd = re.sub(r"#.*", "", pxd)
+    declared = {
+        m[2]: _normalise_prototype(m[1])
+        for m in re.finditer(r"^\s+((?:const )?[\w ]*?\*?\b(fp_\w+)\([^)]*\))", pxd, re.MULTILINE)
+    }
+    assert declared == prototypes
+    assert types == set(re.findall(r"ctypedef (?:enum|struct) (fp_\w+)", pxd))
+    missing = sorted(c for c in constants if not re.search(rf"^\s+(?:[\w ]+ )?\*?{c}$", pxd,
+                                                            re.MULTILINE))
+    assert not missing, f"_fastpool.pxd lacks {missing}"
+
+
 def test_cython_api_covers_the_public_header():
-    """cython_api.pxd declares every FP_API function and every enum constant and flag
-    of fastpool.h, and the module's table has every function."""
+    """cython_api.pxd declares every FP_API function of fastpool.h with the header's
+    arguments, re-exports (cimports from _fastpool.pxd) every type and constant, and
+    the module's table has every function."""
     from fastpool import cython_api
 
-    header = (Path(fastpool.get_include()) / "fastpool.h").read_text()
+    prototypes, types, constants = _public_header()
     pxd = (Path(fastpool.__file__).parent / "cython_api.pxd").read_text()
-    functions = set(re.findall(r"FP_API\s+[^;(]*?\b(fp_\w+)\s*\(", header))
-    assert "fp_max_pool_forward" in functions
-    declared = set(re.findall(r"^cdef\s[^(]*?\b(fp_\w+)\(", pxd, re.MULTILINE))
-    assert declared == functions
-    assert functions <= set(cython_api.__pyx_capi__)
-    constants = set(
-        re.findall(
-            r"^\s*(FP_(?:ERR_\w+|OK|PAD_\w+|FLAG_\w+|FLOAT\d+|U?INT\d+))\b", header, re.MULTILINE
-        )
-    )
-    constants |= set(re.findall(r"#define (FP_FLAG_\w+)", header))
-    missing = sorted(c for c in constants if not re.search(rf"\b{c}\b", pxd))
-    assert not missing, f"cython_api.pxd lacks {missing}"
+    declared = {
+        m[2]: _normalise_prototype(m[1])
+        for m in re.finditer(r"^cdef\s+([^(]*?\b(fp_\w+)\([^)]*\)) noexcept nogil$", pxd,
+                             re.MULTILINE)
+    }
+    assert declared == prototypes
+    assert set(prototypes) <= set(cython_api.__pyx_capi__)
+    cimported = re.search(r"^from fastpool\._fastpool cimport \((.*?)\)", pxd,
+                          re.MULTILINE | re.DOTALL)
+    reexported = set(re.findall(r"\w+", cimported[1]))
+    missing = sorted((types | constants) - reexported)
+    assert not missing, f"cython_api.pxd does not re-export {missing}"
 
 
 # ---- show_config() and threadpoolctl ---------------------------------------------------------

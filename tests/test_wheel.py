@@ -112,12 +112,19 @@ def test_wheel_carries_the_c_library(built_wheel):
         "fastpool/lib/cmake/fastpool/fastpoolTargets.cmake",
         "fastpool/lib/pkgconfig/fastpool.pc",
         "fastpool/cython_api.pxd",
+        "fastpool/_fastpool.pxd",  # cimported by cython_api.pxd
         "fastpool/_build_config.py",
     ):
         assert expected in names
     assert any(n.startswith("fastpool/_core.") and n.endswith(".so") for n in names)
     assert any(n.startswith("fastpool/cython_api.") and n.endswith(".so") for n in names)
+    # One copy of the core: the extensions link fastpool/lib/libfastpool.so.
+    core = wheel.getinfo("fastpool/lib/libfastpool.so").file_size
+    for ext in (n for n in names if n.endswith(".so") and "/lib/" not in n):
+        assert wheel.getinfo(ext).file_size < core / 4, ext
     assert not [n for n in names if n.endswith((".pyx", "CMakeLists.txt", ".a"))]
+    # The benchmark suite is a package of its own (bench/), not part of the runtime.
+    assert not [n for n in names if "_bench" in n or n.startswith("fastpool_bench")]
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = wheel.read(entry_points).decode()
     # The entry point names a package holding only forwarding config files
@@ -138,8 +145,10 @@ def test_repaired_wheel_is_manylinux(release_wheel):
     print(f"repaired wheel: {release_wheel.name} (tag {tag})")
     assert tag.endswith(MANYLINUX), tag
     names = zipfile.ZipFile(release_wheel).namelist()
-    # The OpenMP runtime travels with the wheel, renamed so it cannot clash.
+    # The OpenMP runtime travels with the wheel, renamed so it cannot clash;
+    # libfastpool.so, which the extensions find in the package, is not grafted.
     assert [n for n in names if n.startswith("fastpool.libs/libgomp-")]
+    assert [n for n in names if "libfastpool" in n] == ["fastpool/lib/libfastpool.so"]
     out = _run(sys.executable, "-m", "auditwheel", "show", release_wheel)
     assert MANYLINUX in " ".join(out.split())
 
