@@ -20,7 +20,7 @@ except ImportError as _exc:  # pragma: no cover - only on a broken install
         f"directory. Original error: {_exc}"
     ) from _exc
 
-from fastpool import _api, _bilinear, _ops, _pyramid, _special_window
+from fastpool import _api, _args, _bilinear, _ops, _pyramid, _special_window
 from fastpool._api import *  # noqa: F401,F403
 from fastpool._bilinear import *  # noqa: F401,F403
 from fastpool._ops import *  # noqa: F401,F403
@@ -52,7 +52,7 @@ def _name_call_errors() -> None:
     for name in __all__:
         fn = namespace.get(name)
         if callable(fn) and not hasattr(fn, "__wrapped__"):
-            wrapper = _api._named_call_errors(fn)
+            wrapper = _args._named_call_errors(fn)
             # pickled by reference as fastpool.<name> (the wrapper), e.g. for dask tasks
             wrapper.__module__ = "fastpool"
             namespace[name] = wrapper
@@ -70,6 +70,11 @@ def show_config(file=None) -> None:
     ----------
     file : file-like, optional
         Where to print; standard output by default.
+
+    Returns
+    -------
+    None
+        The report is printed to ``file``, not returned.
     """
     info = _core.build_info()
     out = file if file is not None else _sys.stdout

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from fastpool import _core
-from fastpool._api import (
+from fastpool._args import (
     _FLOAT_DTYPES,
     _as_input,
     _check_ndim,

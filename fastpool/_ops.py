@@ -1,6 +1,6 @@
 """Lp, adaptive, global, unpooling and fractional max pooling; index helpers.
 
-Built on the argument handling of ``fastpool._api``; every kernel call goes to
+Built on the shared argument layer ``fastpool._args``; every kernel call goes to
 the C core with the GIL released.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fastpool import _core
-from fastpool._api import (
+from fastpool._args import (
     _AVG_DTYPES,
     _FLOAT_DTYPES,
     _GRAD_DTYPES,
@@ -32,6 +32,7 @@ from fastpool._api import (
     _is_seq,
     _logical,
     _logical_shape,
+    _max_outputs,
     _max_pool_backward,
     _nan_flags,
     _no_overlap,
@@ -39,6 +40,7 @@ from fastpool._api import (
     _output,
     _padding,
     _pool,
+    _seed,
     _shape_tuple,
     _spatial,
     _user_shape,
@@ -76,33 +78,6 @@ def _norm_type(name: str, norm_type: Any) -> float:
     if not p > 0:
         raise ValueError(f"{name}: norm_type must be positive (inf allowed), got {norm_type!r}")
     return p
-
-
-def _index_dtype(name: str, index_dtype: Any) -> np.dtype:
-    try:
-        idt = np.dtype(index_dtype)
-    except TypeError:
-        raise TypeError(f"{name}: index_dtype must be int64 or int32, got {index_dtype!r}") \
-            from None
-    if idt not in _INDEX_DTYPES:
-        raise TypeError(f"{name}: index_dtype must be int64 or int32, got {idt}")
-    return idt
-
-
-def _max_outputs(name, a, out_logical, batched, channels_last, want_idx, index_dtype, out,
-                 indices_out):
-    """Allocate or check y (and indices) for a max-type forward."""
-    _no_overlap(name, "out", out, a)
-    _no_overlap(name, "indices_out", indices_out, a)
-    y, yl = _output(name, "out", out, out_logical, a.dtype, batched, channels_last)
-    idx = il = None
-    if want_idx:
-        idt = _index_dtype(name, index_dtype)
-        if out is not None and indices_out is not None and np.may_share_memory(out, indices_out):
-            raise ValueError(f"{name}: indices_out must not overlap out")
-        idx, il = _output(name, "indices_out", indices_out, out_logical, idt, batched,
-                          channels_last)
-    return y, yl, idx, il
 
 
 # --------------------------------------------------------------------------
@@ -313,6 +288,13 @@ def global_avg_pool(x, *, channels_last=False, out=None, num_threads=None):
         ``(N, C, *spatial)``, 1 to 3 spatial axes.
     channels_last, out, num_threads
         As for :func:`adaptive_avg_pool2d`.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(N, C, 1, ...)`` with one 1 per spatial axis (``(N, 1, ..., C)``
+        with ``channels_last``); x's dtype for floating input, float64 for
+        integer input.
     """
     a = _as_array("global_avg_pool", "x", x)
     rank = _global_rank("global_avg_pool", a.ndim, channels_last)
@@ -339,6 +321,12 @@ def global_lp_pool(x, norm_type, *, channels_last=False, out=None, num_threads=N
         ``p > 0``; ``inf`` gives max ``|x|``.
     channels_last, out, num_threads
         As for :func:`lp_pool2d`.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(N, C, 1, ...)`` with one 1 per spatial axis (``(N, 1, ..., C)``
+        with ``channels_last``), x's dtype.
     """
     a = _as_array("global_lp_pool", "x", x)
     rank, spatial = _global_lp_args("global_lp_pool", a, channels_last)
@@ -348,7 +336,28 @@ def global_lp_pool(x, norm_type, *, channels_last=False, out=None, num_threads=N
 
 def global_max_pool_backward(grad_output, indices, input_shape, *, channels_last=False,
                              out=None, num_threads=None):
-    """Gradient of :func:`global_max_pool`: ``dy`` routed to the recorded indices."""
+    """Gradient of :func:`global_max_pool`: ``dy`` routed to the recorded indices.
+
+    Parameters
+    ----------
+    grad_output : array_like, float16, float32 or float64
+        Gradient of the pooled output, shaped like the forward output
+        ``(N, C, 1, ...)`` (``(N, 1, ..., C)`` with ``channels_last``).
+    indices : array_like, int64 or int32
+        The indices returned by the forward call, shaped like ``grad_output``.
+    input_shape : tuple of int
+        Shape of the forward input: batched, with 1 to 3 spatial axes, in the
+        same layout as ``grad_output``.
+    channels_last, out, num_threads
+        As for :func:`max_pool2d_backward`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` of shape ``input_shape`` and grad_output's dtype: zero except
+        at the recorded index of each plane, which receives that plane's
+        ``dy``; index ``-1`` is skipped.
+    """
     name = "global_max_pool_backward"
     shape = _global_input_shape(name, input_shape)
     return _max_pool_backward(len(shape) - 2, grad_output, indices, shape, channels_last, out,
@@ -357,7 +366,26 @@ def global_max_pool_backward(grad_output, indices, input_shape, *, channels_last
 
 def global_avg_pool_backward(grad_output, input_shape, *, channels_last=False, out=None,
                              num_threads=None):
-    """Gradient of :func:`global_avg_pool`: ``dy / (number of cells)`` everywhere."""
+    """Gradient of :func:`global_avg_pool`: ``dy / (number of cells)`` everywhere.
+
+    Parameters
+    ----------
+    grad_output : array_like, float16, float32 or float64
+        Gradient of the pooled output; must have the forward output's shape
+        for ``input_shape``, ``(N, C, 1, ...)`` (``(N, 1, ..., C)`` with
+        ``channels_last``).
+    input_shape : tuple of int
+        Shape of the forward input: batched, with 1 to 3 non-empty spatial
+        axes, in the same layout as ``grad_output``.
+    channels_last, out, num_threads
+        As for :func:`avg_pool2d_backward`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` of shape ``input_shape`` and grad_output's dtype; every cell of
+        plane ``(n, c)`` holds that plane's ``dy`` divided by the plane size.
+    """
     name = "global_avg_pool_backward"
     shape = _global_input_shape(name, input_shape)
     rank = len(shape) - 2
@@ -381,7 +409,27 @@ def _global_input_shape(name: str, input_shape: Any) -> tuple[int, ...]:
 
 def global_lp_pool_backward(grad_output, x, y, norm_type, *, channels_last=False, out=None,
                             num_threads=None):
-    """Gradient of :func:`global_lp_pool` (see :func:`lp_pool2d_backward` for the rule)."""
+    """Gradient of :func:`global_lp_pool` (see :func:`lp_pool2d_backward` for the rule).
+
+    Parameters
+    ----------
+    grad_output : array_like, float32 or float64
+        Gradient of the pooled output, shaped like ``y`` and of x's dtype.
+    x : array_like, float32 or float64
+        The forward input, ``(N, C, *spatial)`` with 1 to 3 spatial axes
+        (``(N, *spatial, C)`` with ``channels_last``).
+    y : array_like
+        The forward output, ``(N, C, 1, ...)``, of x's dtype.
+    norm_type : float
+        The forward call's ``p``.
+    channels_last, out, num_threads
+        As for :func:`lp_pool2d_backward`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` of x's shape and dtype.
+    """
     a = _as_array("global_lp_pool_backward", "x", x)
     rank, spatial = _global_lp_args("global_lp_pool_backward", a, channels_last)
     return _lp_pool_backward(rank, grad_output, a, y, norm_type, spatial, 1, False, 0, 1,
@@ -394,21 +442,17 @@ def global_lp_pool_backward(grad_output, x, y, norm_type, *, channels_last=False
 
 def _unpool_geometry(name, rank, in_logical, kernel_size, stride, padding, output_size,
                      channels_last=False, batched=True):
-    """The (N, C, *spatial) output shape of max unpooling.  output_size has ``rank``
-    entries, or the whole output shape in the caller's layout: ``rank + 2`` entries (as
-    PyTorch takes), or ``rank + 1`` for an unbatched input (its own shape)."""
+    """The (N, C, *spatial) output shape of max unpooling (the C core's
+    ``fp_max_unpool_output_shape``).  output_size has ``rank`` entries, or the
+    whole output shape in the caller's layout: ``rank + 2`` entries (as PyTorch
+    takes), or ``rank + 1`` for an unbatched input (its own shape)."""
     k = _int_tuple(name, "kernel_size", kernel_size, rank, 1)
     s = k if stride is None else _int_tuple(name, "stride", stride, rank, 1)
     if isinstance(padding, str) and padding.lower() != "valid":
         raise ValueError(f"{name}: padding must be an int, a tuple or 'valid', got {padding!r}")
     _, pb, pe = _padding(name, padding, rank)
-    default = tuple((in_logical[2 + i] - 1) * s[i] - pb[i] - pe[i] + k[i] for i in range(rank))
-    if any(v + max(s) > _INT64_MAX for v in default):
-        raise OverflowError(f"{name}: the output size {default} given by kernel_size {k} and "
-                            f"stride {s} overflows int64")
-    if output_size is None:
-        size = default
-    else:
+    size = None
+    if output_size is not None:
         items = list(output_size) if _is_seq(output_size) else None
         if items is None:
             raise TypeError(f"{name}: output_size must be a sequence of ints, got "
@@ -420,17 +464,23 @@ def _unpool_geometry(name, rank, in_logical, kernel_size, stride, padding, outpu
             raise ValueError(f"{name}: output_size must have {rank} entries or {full} (the "
                              f"whole output shape), got {output_size!r}")
         size = tuple(_as_int(name, "output_size", v) for v in items)
-        for i in range(rank):
-            if not default[i] - s[i] < size[i] < default[i] + s[i]:
-                raise ValueError(
-                    f"{name}: output_size {size} must lie strictly between "
-                    f"{tuple(d - st for d, st in zip(default, s))} and "
-                    f"{tuple(d + st for d, st in zip(default, s))} (default {default} "
-                    f"\u00b1 stride)"
-                )
-    if any(v < 1 for v in size):
-        raise ValueError(f"{name}: output size would be {size}; every entry must be positive")
-    return in_logical[:2] + size
+    status, shape = _core.max_unpool_output_shape(in_logical, k, s, pb, pe, size)
+    if status == 0:
+        return shape
+    if status == _core.STATUS_OVERFLOW:
+        raise OverflowError(f"{name}: the output size given by input size {in_logical[2:]}, "
+                            f"kernel_size {k} and stride {s} overflows int64")
+    if status != _core.STATUS_OUTPUT_SIZE:
+        raise ValueError(f"{name}: invalid unpooling arguments ({_core.status_string(status)})")
+    _, default = _core.max_unpool_output_shape(in_logical, k, s, pb, pe, None)
+    default = default[2:]
+    if size is not None and not all(d - st < v < d + st for d, st, v in zip(default, s, size)):
+        raise ValueError(
+            f"{name}: output_size {size} must lie strictly between "
+            f"{tuple(d - st for d, st in zip(default, s))} and "
+            f"{tuple(d + st for d, st in zip(default, s))} (default {default} \u00b1 stride)"
+        )
+    raise ValueError(f"{name}: output size would be {shape[2:]}; every entry must be positive")
 
 
 def _max_unpool(rank, x, indices, kernel_size, stride, padding, output_size, channels_last,
@@ -493,10 +543,12 @@ def _max_unpool_backward(rank, grad_output, indices, kernel_size, stride, paddin
 # Fractional max pooling
 
 
-def _fractional_size(name, rank, ins, k, output_size, output_ratio):
-    """Output spatial size of fractional max pooling (PyTorch's rules)."""
+def _fractional_size(name, rank, in_logical, k, output_size, output_ratio):
+    """Output spatial size of fractional max pooling (PyTorch's rules, computed by
+    the C core's ``fp_fractional_output_shape``)."""
     if (output_size is None) == (output_ratio is None):
         raise ValueError(f"{name}: give exactly one of output_size and output_ratio")
+    osz = ratios = None
     if output_size is not None:
         osz = _int_tuple(name, "output_size", output_size, rank, 1)
     else:
@@ -507,26 +559,17 @@ def _fractional_size(name, rank, ins, k, output_size, output_ratio):
                                           and 0 < float(r) < 1 for r in ratios):
             raise ValueError(f"{name}: output_ratio must be in (0, 1) per axis, got "
                              f"{output_ratio!r}")
-        osz = tuple(int(ins[i] * float(ratios[i])) for i in range(rank))
-        if any(o < 1 for o in osz):
-            raise ValueError(f"{name}: output_ratio {output_ratio!r} gives output size {osz}")
-    for i in range(rank):
-        if k[i] > ins[i] or osz[i] + k[i] - 1 > ins[i]:
-            raise ValueError(
-                f"{name}: output_size {osz} with kernel_size {k} needs input size >= "
-                f"output_size + kernel_size - 1 per axis, got {ins}"
-            )
-    return osz
-
-
-def _seed(name: str, seed: Any):
-    """None, a non-negative int, or a NumPy Generator / SeedSequence."""
-    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
-        return seed
-    v = _as_int(name, "seed", seed)
-    if v < 0:
-        raise ValueError(f"{name}: seed must be non-negative, got {v}")
-    return v
+        ratios = tuple(float(r) for r in ratios)
+    status, shape = _core.fractional_output_shape(in_logical, k, osz, ratios)
+    if status == 0:
+        return shape[2:]
+    got = shape[2:] if shape is not None else osz
+    if ratios is not None and shape is not None and any(o < 1 for o in got):
+        raise ValueError(f"{name}: output_ratio {output_ratio!r} gives output size {got}")
+    raise ValueError(
+        f"{name}: output_size {got} with kernel_size {k} needs input size >= "
+        f"output_size + kernel_size - 1 per axis, got {in_logical[2:]}"
+    )
 
 
 def _fractional_max_pool(rank, x, kernel_size, output_size, output_ratio, return_indices,
@@ -540,7 +583,7 @@ def _fractional_max_pool(rank, x, kernel_size, output_size, output_ratio, return
     xl = _logical(a, batched, channels_last)
     k = _int_tuple(name, "kernel_size", kernel_size, rank, 1)
     flags = _nan_flags(name, nan_policy)
-    osz = _fractional_size(name, rank, xl.shape[2:], k, output_size, output_ratio)
+    osz = _fractional_size(name, rank, xl.shape, k, output_size, output_ratio)
     n, c = xl.shape[:2]
     nt = _num_threads(name, num_threads)
     want_idx = return_indices or indices_out is not None
@@ -644,7 +687,7 @@ def pool_output_shape(input_shape, kernel_size=None, stride=None, padding=0, dil
         out = logical[:2] + (1,) * rank
     else:
         k = _int_tuple(name, "kernel_size", kernel_size, rank, 1)
-        out = logical[:2] + _fractional_size(name, rank, logical[2:], k, output_size,
+        out = logical[:2] + _fractional_size(name, rank, logical, k, output_size,
                                              output_ratio)
     return _user_shape(out, batched, channels_last)
 
@@ -851,6 +894,12 @@ def _make(rank: int):
         The forward call's arguments.
     channels_last, out, num_threads
         As for :func:`lp_pool{rank}d`.
+
+    Returns
+    -------
+    ndarray
+        ``dx``, of x's shape and dtype (``grad_output`` and ``y`` must have
+        the forward output's shape and x's dtype).
     """
 
     def adaptive_max_pool(x, output_size, return_indices=False, *, channels_last=False,
@@ -873,6 +922,15 @@ def _make(rank: int):
         ``None`` entries keep that axis's input size.
     return_indices, channels_last, index_dtype, nan_policy, out, indices_out, num_threads
         As for :func:`max_pool{rank}d`.
+
+    Returns
+    -------
+    y : ndarray
+        ``(N, C, *output_size)`` (batch axis only if x has one; channels
+        last with ``channels_last``), x's dtype.
+    indices : ndarray
+        Only with ``return_indices``: flat index of each maximum within its
+        ``(n, c)`` plane, shaped like ``y``, of ``index_dtype``.
     """
 
     def adaptive_avg_pool(x, output_size, *, channels_last=False, out=None, num_threads=None):
@@ -889,6 +947,13 @@ def _make(rank: int):
         ``None`` entries keep that axis's input size.
     channels_last, out, num_threads
         As for :func:`avg_pool{rank}d`.
+
+    Returns
+    -------
+    ndarray
+        ``(N, C, *output_size)`` (batch axis only if x has one; channels
+        last with ``channels_last``); x's dtype for floating input, float64
+        for integer input.
     """
 
     def adaptive_max_pool_backward(grad_output, indices, input_shape, *, channels_last=False,
@@ -897,7 +962,27 @@ def _make(rank: int):
                                   num_threads, name=f"adaptive_max_pool{rank}d_backward")
 
     adaptive_max_pool_backward.__doc__ = f"""Gradient of :func:`adaptive_max_pool{rank}d`:
-    ``dy`` added at the recorded indices (overlapping windows accumulate)."""
+    ``dy`` added at the recorded indices (overlapping windows accumulate).
+
+    Parameters
+    ----------
+    grad_output : array_like, float16, float32 or float64
+        Gradient of the pooled output, in the forward output's layout.
+    indices : array_like, int64 or int32
+        The indices returned by the forward call, shaped like ``grad_output``.
+    input_shape : tuple of int
+        Shape of the forward input, in the same layout (batched exactly when
+        ``grad_output`` is).
+    channels_last, out, num_threads
+        As for :func:`max_pool{rank}d_backward`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` of shape ``input_shape`` and grad_output's dtype; index ``-1``
+        is skipped and every index is checked before anything is written
+        (``IndexError``).
+    """
 
     def adaptive_avg_pool_backward(grad_output, input_shape, *, channels_last=False, out=None,
                                    num_threads=None):
@@ -905,7 +990,24 @@ def _make(rank: int):
                                            num_threads)
 
     adaptive_avg_pool_backward.__doc__ = f"""Gradient of :func:`adaptive_avg_pool{rank}d`:
-    each ``dy`` divided by its window's size and spread over the window."""
+    each ``dy`` divided by its window's size and spread over the window.
+
+    Parameters
+    ----------
+    grad_output : array_like, float16, float32 or float64
+        Gradient of the pooled output, in the forward output's layout; its
+        spatial shape is the forward's output size.
+    input_shape : tuple of int
+        Shape of the forward input, in the same layout (batched exactly when
+        ``grad_output`` is), with the same batch and channels.
+    channels_last, out, num_threads
+        As for :func:`avg_pool{rank}d_backward`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` of shape ``input_shape`` and grad_output's dtype.
+    """
 
     def max_unpool(x, indices, kernel_size, stride=None, padding=0, output_size=None, *,
                    channels_last=False, out=None, num_threads=None):
@@ -933,6 +1035,12 @@ def _make(rank: int):
         ``default ± stride`` per axis.
     channels_last, out, num_threads
         As for :func:`max_pool{rank}d`.
+
+    Returns
+    -------
+    ndarray
+        x's dtype, with x's batch and channel axes and the output spatial size
+        (the default above or ``output_size``), in x's layout.
     """
 
     def max_unpool_backward(grad_output, indices, kernel_size, stride=None, padding=0,
@@ -943,7 +1051,25 @@ def _make(rank: int):
 
     max_unpool_backward.__doc__ = f"""Gradient of :func:`max_unpool{rank}d`: the gather
     ``dx = dy[n, c].flat[indices]`` (0 where the index is -1).  Takes the
-    forward's unpooling arguments to check ``grad_output``'s shape."""
+    forward's unpooling arguments to check ``grad_output``'s shape.
+
+    Parameters
+    ----------
+    grad_output : array_like, float16, float32 or float64
+        Gradient of the unpooled output; must have the forward output's shape.
+    indices : array_like, int64 or int32
+        The indices passed to the forward call (x's shape).
+    kernel_size, stride, padding, output_size
+        The forward call's unpooling arguments.
+    channels_last, out, num_threads
+        As for :func:`max_unpool{rank}d`.
+
+    Returns
+    -------
+    ndarray
+        ``dx`` of indices' shape and grad_output's dtype.  An index outside
+        ``[-1, plane size)`` raises ``IndexError``.
+    """
 
     fns = {
         f"lp_pool{rank}d": lp_pool,
@@ -982,10 +1108,19 @@ def _make(rank: int):
         samples : array_like, optional
             ``(N, C, {rank})`` in PyTorch's ``_random_samples`` order
             ({'(W, H)' if rank == 2 else '(D, H, W)'}); reproduces PyTorch exactly.
-        seed : int, optional
+        seed : int in ``[0, 2**64)``, numpy.random.Generator or SeedSequence, optional
             Draws the samples with ``numpy.random.default_rng(seed)``.
         channels_last, index_dtype, nan_policy, out, indices_out, num_threads
             As for :func:`max_pool{rank}d`.
+
+        Returns
+        -------
+        y : ndarray
+            ``(N, C, *output_size)`` (batch axis only if x has one; channels
+            last with ``channels_last``), x's dtype.
+        indices : ndarray
+            Only with ``return_indices``: flat index of each maximum within
+            its ``(n, c)`` plane, shaped like ``y``, of ``index_dtype``.
         """
         fns[f"fractional_max_pool{rank}d"] = fractional_max_pool
 
@@ -996,12 +1131,33 @@ def _make(rank: int):
                                       name=f"fractional_max_pool{rank}d_backward")
 
         fractional_max_pool_backward.__doc__ = f"""Gradient of
-        :func:`fractional_max_pool{rank}d`: ``dy`` added at the recorded indices."""
+        :func:`fractional_max_pool{rank}d`: ``dy`` added at the recorded indices.
+
+        Parameters
+        ----------
+        grad_output : array_like, float16, float32 or float64
+            Gradient of the pooled output, in the forward output's layout.
+        indices : array_like, int64 or int32
+            The indices returned by the forward call, shaped like
+            ``grad_output``.
+        input_shape : tuple of int
+            Shape of the forward input, in the same layout (batched exactly
+            when ``grad_output`` is).
+        channels_last, out, num_threads
+            As for :func:`max_pool{rank}d_backward`.
+
+        Returns
+        -------
+        ndarray
+            ``dx`` of shape ``input_shape`` and grad_output's dtype; index
+            ``-1`` is skipped and every index is checked before anything is
+            written (``IndexError``).
+        """
         fns[f"fractional_max_pool{rank}d_backward"] = fractional_max_pool_backward
     for fname, fn in fns.items():
         fn.__name__ = fn.__qualname__ = fname
         fn.__module__ = "fastpool"
-    __all__.extend(fns)
+    __all__.extend(n for n in fns if n not in __all__)
     return fns
 
 

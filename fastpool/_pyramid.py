@@ -1,6 +1,6 @@
 """Spatial pyramid pooling and YOLO SPP, forward and backward (SPEC §4.11).
 
-Argument handling here, on the helpers of ``fastpool._api``; the pooling runs
+Argument handling here, on the shared layer ``fastpool._args``; the pooling runs
 in the C core (``fp_spatial_pyramid_pool_*``, ``fp_yolo_spp_*``) with the GIL
 released, each writing straight into its one output buffer.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from fastpool import _core
-from fastpool._api import (
+from fastpool._args import (
     _AVG_DTYPES,
     _GRAD_DTYPES,
     _MAX_DTYPES,
@@ -21,6 +21,7 @@ from fastpool._api import (
     _as_int,
     _avg_out_dtype,
     _check_ndim,
+    _flag,
     _logical,
     _no_overlap,
     _num_threads,
@@ -52,12 +53,6 @@ def _choice(name: str, arg: str, value: Any, table: dict) -> int:
         return table[value]
     allowed = ", ".join(repr(k) for k in table)
     raise ValueError(f"{name}: {arg} must be one of {allowed}, got {value!r}")
-
-
-def _flag(name: str, arg: str, value: Any) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{name}: {arg} must be True or False, got {value!r}")
 
 
 def _sizes(name: str, arg: str, value: Any) -> tuple[int, ...]:

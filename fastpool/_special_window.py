@@ -1,6 +1,6 @@
 """Special window poolings: stochastic, median and mixed max-average (SPEC §4.8–4.10).
 
-Built on the argument handling of ``fastpool._api`` / ``fastpool._ops``; every
+Built on the shared argument layer ``fastpool._args``; every
 kernel call goes to the C core with the GIL released.  The rules are written
 out in the docstrings below and in the header block "special poolings" of
 ``fastpool.h``.
@@ -16,28 +16,31 @@ backward's signature too.
 from __future__ import annotations
 
 import inspect
-import operator
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from fastpool import _core
-from fastpool._api import (
+from fastpool._args import (
     _GRAD_DTYPES,
     _MAX_DTYPES,
     _as_input,
     _check_ndim,
+    _flag,
+    _index_dtype,
     _logical,
+    _max_outputs,
     _max_pool_backward,
     _named_call_errors,
     _no_overlap,
     _num_threads,
     _output,
     _pool,
+    _seed,
+    _seed_key,
     _user_shape,
 )
-from fastpool._ops import _index_dtype, _max_outputs
 
 __all__ = [
     "median_pool2d",
@@ -50,19 +53,11 @@ __all__ = [
 
 #: Stochastic and mixed pooling average, so they take the floating dtypes.
 _FLOAT_IN = _GRAD_DTYPES
-_SEED_LIMIT = 1 << 64
 _ORDERS = (("avg", "max"), ("max", "avg"))
 
 
 # --------------------------------------------------------------------------
 # Argument helpers
-
-
-def _flag(name: str, arg: str, value: Any) -> bool:
-    """A bool flag: True/False (NumPy's too), nothing else."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"{name}: {arg} must be True or False, got {value!r}")
 
 
 def _plain(value: Any) -> Any:
@@ -90,22 +85,6 @@ def _input(name, x, rank, channels_last, dtypes):
     a = _as_input(name, "x", x, dtypes)
     batched = _check_ndim(name, "x", a, rank)
     return a, batched, _logical(a, batched, _flag(name, "channels_last", channels_last))
-
-
-def _seed(name: str, seed: Any) -> int:
-    """The 64-bit key of the sampling; None draws one from fresh OS entropy."""
-    if seed is None:
-        return int(np.random.default_rng().integers(0, _SEED_LIMIT, dtype=np.uint64))
-    if isinstance(seed, (bool, np.bool_)):
-        raise TypeError(f"{name}: seed must be None or an integer in [0, 2**64), got {seed!r}")
-    try:
-        s = operator.index(seed)
-    except TypeError:
-        raise TypeError(f"{name}: seed must be None or an integer in [0, 2**64), "
-                        f"got {seed!r}") from None
-    if not 0 <= s < _SEED_LIMIT:
-        raise ValueError(f"{name}: seed must be None or an integer in [0, 2**64), got {s}")
-    return s
 
 
 def _stochastic_call(name, a, thunk):
@@ -202,7 +181,7 @@ def _stochastic(rank, x, kernel_size, stride, padding, training, seed, return_in
     if want_idx and not training:
         raise ValueError(f"{name}: return_indices and indices_out need training=True (the "
                          "inference output is a weighted average, not one cell)")
-    key = _seed(name, seed) if training else None
+    key = _seed_key(_seed(name, seed)) if training else None
     y, yl, idx, il = _max_outputs(name, a, geo.out_shape, batched, channels_last, want_idx,
                                   index_dtype, out, indices_out)
     _stochastic_call(name, a, lambda: _core.stochastic_pool_forward(
@@ -212,7 +191,7 @@ def _stochastic(rank, x, kernel_size, stride, padding, training, seed, return_in
 
 
 def stochastic_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, *,
-                      training: bool = True, seed: int | None = None,
+                      training: bool = True, seed: Any = None,
                       return_indices: bool = False, dilation: Any = 1, ceil_mode: bool = False,
                       channels_last: bool = False, index_dtype: Any = np.int64,
                       out: np.ndarray | None = None, indices_out: np.ndarray | None = None,
@@ -250,10 +229,12 @@ def stochastic_pool2d(x: Any, kernel_size: Any, stride: Any = None, padding: Any
         ``"same"`` or ``"same_lower"``).
     training : bool
         Sample (True) or weight (False).
-    seed : int in ``[0, 2**64)``, optional
-        The generator's key.  ``None`` draws a fresh key from the operating
-        system's entropy on every call (like PyTorch's default generator), so
-        results then differ between calls.  Unused when ``training=False``.
+    seed : int in ``[0, 2**64)``, numpy.random.Generator or SeedSequence, optional
+        The generator's key.  A ``Generator`` gives it one 64-bit draw (and so
+        advances), a ``SeedSequence`` its first 64-bit state word.  ``None``
+        draws a fresh key from the operating system's entropy on every call
+        (like PyTorch's default generator), so results then differ between
+        calls.  Unused when ``training=False``.
     return_indices : bool
         Also return the picked cells as flat indices within each ``(n, c)``
         plane (``h*W + w``), as :func:`max_pool2d` does.  Training only.
@@ -316,10 +297,33 @@ def stochastic_pool2d_backward(grad_output: Any, *args: Any, training: bool = Tr
       ``j`` (``S1 = sum(a)``, ``S2 = sum(a**2)``); windows whose sum is 0
       contribute 0 (the function is not differentiable there).
 
+    Parameters
+    ----------
+    grad_output : array_like, float16, float32 or float64
+        Gradient of the pooled output, in the forward output's layout.  With
+        ``training=False`` it must have the forward output's shape and x's
+        dtype.
+    indices, input_shape
+        With ``training=True`` (the first call form): the indices returned by
+        the forward call (shaped like ``grad_output``, int64 or int32) and the
+        shape of the forward input, in the same layout; as for
+        :func:`max_pool2d_backward`.
+    x, kernel_size, stride, padding
+        With ``training=False`` (the second call form): the forward's input
+        and pooling arguments.
+    training : bool
+        Selects the call form: True (default) for the sampled forward, False
+        for the inference (weighted) forward.
+    dilation, ceil_mode
+        Keyword-only, ``training=False`` only: the forward's arguments.
+    channels_last, out, num_threads
+        Keyword-only, both forms: as for :func:`max_pool2d_backward`.
+
     Returns
     -------
     ndarray
-        ``dx``, in ``grad_output``'s dtype and the input's layout.
+        ``dx``, in ``grad_output``'s dtype and the input's layout: of shape
+        ``input_shape`` (``training=True``) or x's shape (``training=False``).
         Deterministic for any thread count.
     """
     name = "stochastic_pool2d_backward"
@@ -466,10 +470,31 @@ def median_pool2d_backward(grad_output: Any, *args: Any, even: str = "lower",
       ``dy / 2``; all of ``dy`` when they are one cell (odd counts, NaN
       windows).  ``x`` must be floating.
 
+    Parameters
+    ----------
+    grad_output : array_like, float16, float32 or float64
+        Gradient of the pooled output, in the forward output's layout.  With
+        ``even="mean"`` it must have the forward output's shape and x's dtype.
+    indices, input_shape
+        With ``even="lower"`` or ``"upper"`` (the first call form): the indices
+        returned by the forward call (shaped like ``grad_output``, int64 or
+        int32) and the shape of the forward input, in the same layout; as for
+        :func:`max_pool2d_backward`.
+    x, kernel_size, stride, padding
+        With ``even="mean"`` (the second call form): the forward's input
+        (float16, float32 or float64) and pooling arguments.
+    even : "lower", "upper" or "mean"
+        The forward's ``even``; selects the call form.
+    dilation, ceil_mode
+        Keyword-only, ``even="mean"`` only: the forward's arguments.
+    channels_last, out, num_threads
+        Keyword-only, both forms: as for :func:`max_pool2d_backward`.
+
     Returns
     -------
     ndarray
-        ``dx`` in ``grad_output``'s dtype and the input's layout;
+        ``dx`` in ``grad_output``'s dtype and the input's layout: of shape
+        ``input_shape`` (indices form) or x's shape (``even="mean"``);
         deterministic for any thread count.
     """
     name = "median_pool2d_backward"

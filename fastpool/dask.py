@@ -87,7 +87,8 @@ import numpy as np
 from dask.base import tokenize
 
 import fastpool
-from fastpool._api import _pool as _geometry  # the C core's geometry, as in memory
+from fastpool import _core
+from fastpool._args import _pool as _geometry  # the C core's geometry, as in memory
 
 __all__ = [
     "max_pool1d",
@@ -175,35 +176,38 @@ class _Piece(NamedTuple):
     pe: int
 
 
-def _ceil_div(p: int, q: int) -> int:
-    return -(-p // q)
-
-
 def _window_plan(chunks: Sequence[int], size: int, k: int, s: int, d: int, pb: int, pe: int,
-                 out: int) -> list[_Piece]:
+                 flags: int, out: int) -> list[_Piece]:
     """Output blocks of one axis and the input piece and local pads of each.
 
     The output block boundaries are the first windows starting at or after each
     input chunk boundary, kept only where every earlier window starts inside
     the input (see the module docstring for why the local calls then equal the
-    global one).
+    global one).  Window positions come from the C core's geometry
+    (``fp_pool_window``, ``fp_pool_first_window``).
     """
-    ek = d * (k - 1) + 1
     if size == 0:  # nothing to cut: one block, the global call itself
         return [_Piece(0, out, 0, 0, pb, pe)]
-    cut = min(out, _ceil_div(size + pb, s))  # windows o < cut start before the end of the input
+    axis = ((1, 1, size), (k,), (s,), (pb,), (pe,), (d,), flags, 0)
+
+    def first(pos: int) -> int:
+        return _core.pool_first_window(*axis, pos)
+
+    def window(o: int) -> tuple[int, int]:
+        return _core.pool_window(*axis, o)
+
+    cut = first(size)  # windows o < cut start before the end of the input
     bounds = {0, out}
     pos = 0
     for c in chunks[:-1]:
         pos += c
-        o = _ceil_div(pos + pb, s)
+        o = first(pos)
         if 0 < o < cut:
             bounds.add(o)
     edges = sorted(bounds)
     plan = []
     for o0, o1 in itertools.pairwise(edges):
-        lo = o0 * s - pb
-        hi = (o1 - 1) * s - pb + ek
+        lo, hi = window(o0)[0], window(o1 - 1)[1]
         if o1 == out and lo < size:
             a = max(lo, 0)
             plan.append(_Piece(o0, o1, a, size, a - lo, pe))
@@ -334,7 +338,7 @@ def _windowed(op: str, rank: int, x: Any, kernel_size, stride, padding, dilation
     in_sp, out_sp = lay.logical[2:], geo.out_shape[2:]
     plans = [
         _window_plan(x.chunks[ax], in_sp[i], geo.kernel[i], geo.stride[i], geo.dilation[i],
-                     geo.pad_begin[i], geo.pad_end[i], out_sp[i])
+                     geo.pad_begin[i], geo.pad_end[i], geo.flags, out_sp[i])
         for i, ax in enumerate(lay.spatial)
     ]
     g = x
@@ -515,6 +519,22 @@ def global_max_pool(x, *, channels_last=False, nan_policy="propagate", num_threa
     per-block maxima are pooled again the same way: the values equal the
     in-memory result (NaN propagates, or is skipped with ``nan_policy="omit"``),
     except that the sign of a zero maximum may differ.
+
+    Parameters
+    ----------
+    x : dask.array.Array
+        Batched ``(N, C, *spatial)`` with 1 to 3 spatial axes (``(N, *spatial, C)``
+        with ``channels_last``), any chunking.
+    channels_last, nan_policy, num_threads
+        As for :func:`fastpool.global_max_pool` (``num_threads`` applies to each
+        block's call).
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy, shape ``(N, C, 1, ...)`` with one 1 per spatial axis
+        (``(N, 1, ..., C)`` with ``channels_last``), x's dtype; batch and
+        channel chunks as in x.  No indices are returned.
     """
     name = "fastpool.dask.global_max_pool"
     x = _as_dask(name, x)
@@ -539,6 +559,23 @@ def global_avg_pool(x, *, channels_last=False, num_threads=None):
     :func:`fastpool.global_avg_pool` call per block (identical to in-memory).
     Otherwise the per-block sums are taken in float64 and divided by the
     plane size, which may differ from in-memory fastpool in the last bits.
+
+    Parameters
+    ----------
+    x : dask.array.Array
+        Batched ``(N, C, *spatial)`` with 1 to 3 spatial axes (``(N, *spatial, C)``
+        with ``channels_last``), any chunking.
+    channels_last, num_threads
+        As for :func:`fastpool.global_avg_pool` (``num_threads`` applies to each
+        block's call).
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy, shape ``(N, C, 1, ...)`` with one 1 per spatial axis
+        (``(N, 1, ..., C)`` with ``channels_last``), of the dtype
+        :func:`fastpool.global_avg_pool` gives for x's dtype (float64 for
+        integer input).
     """
     name = "fastpool.dask.global_avg_pool"
     x = _as_dask(name, x)
@@ -562,6 +599,23 @@ def global_lp_pool(x, norm_type, *, channels_last=False, num_threads=None):
     norms are combined by one more ``global_lp_pool`` (``(sum r_b^p)^(1/p)``
     is the norm of the whole plane), then cast back: the last bits may differ
     from in-memory fastpool.
+
+    Parameters
+    ----------
+    x : dask.array.Array
+        Batched ``(N, C, *spatial)`` with 1 to 3 spatial axes (``(N, *spatial, C)``
+        with ``channels_last``), any chunking.
+    norm_type : float
+        As for :func:`fastpool.global_lp_pool`: ``p > 0``, ``inf`` gives max ``|x|``.
+    channels_last, num_threads
+        As for :func:`fastpool.global_lp_pool` (``num_threads`` applies to each
+        block's call).
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy, shape ``(N, C, 1, ...)`` with one 1 per spatial axis
+        (``(N, 1, ..., C)`` with ``channels_last``), x's dtype.
     """
     name = "fastpool.dask.global_lp_pool"
     x = _as_dask(name, x)
@@ -743,10 +797,98 @@ def _make(rank: int) -> dict:
                          dict(num_threads=num_threads))
 
     sig = "(N, C, {0}) or (C, {0})".format(", ".join(("D", "H", "W")[3 - rank:]))
+    x_doc = f"""    x : dask.array.Array
+        {sig},
+        or with ``channels_last`` the channels at the end; any chunking
+        (each output block is computed from one input piece)."""
+    windowed_returns = """
+    Returns
+    -------
+    y : dask.array.Array
+        Lazy, of the shape and dtype of the in-memory result; batch and channel
+        chunks as in x, roughly one output chunk per input chunk along each
+        spatial axis."""
+    adaptive_returns = """
+    Returns
+    -------
+    y : dask.array.Array
+        Lazy, of the shape and dtype of the in-memory result; along each
+        spatial axis the chunks follow the input rechunked onto periods of
+        the adaptive windows."""
+    indices_doc = """
+    indices : dask.array.Array
+        Only with ``return_indices``: lazy, shaped like ``y``, of
+        ``index_dtype``, each flat within the whole input's ``(n, c)`` plane
+        (``-1`` for a window lying wholly in padding).  ``ValueError`` if a
+        plane has more cells than ``index_dtype`` can hold."""
+    adaptive_indices_doc = """
+    indices : dask.array.Array
+        Only with ``return_indices``: lazy, shaped like ``y``, of
+        ``index_dtype``, each flat within the whole input's ``(n, c)`` plane.
+        ``ValueError`` if a plane has more cells than ``index_dtype`` can hold."""
+    sections = {
+        f"max_pool{rank}d": f"""
+    Parameters
+    ----------
+{x_doc}
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        As for :func:`fastpool.max_pool{rank}d`.
+    channels_last, index_dtype, nan_policy, num_threads
+        As for :func:`fastpool.max_pool{rank}d` (``num_threads`` applies to each
+        block's call).
+{windowed_returns}{indices_doc}
+""",
+        f"avg_pool{rank}d": f"""
+    Parameters
+    ----------
+{x_doc}
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        As for :func:`fastpool.avg_pool{rank}d`.
+    dilation, channels_last, dtype, num_threads
+        As for :func:`fastpool.avg_pool{rank}d` (``num_threads`` applies to each
+        block's call).
+{windowed_returns}
+""",
+        f"lp_pool{rank}d": f"""
+    Parameters
+    ----------
+{x_doc}
+    norm_type, kernel_size, stride, ceil_mode, padding, dilation
+        As for :func:`fastpool.lp_pool{rank}d`.
+    channels_last, num_threads
+        As for :func:`fastpool.lp_pool{rank}d` (``num_threads`` applies to each
+        block's call).
+{windowed_returns}
+""",
+        f"adaptive_max_pool{rank}d": f"""
+    Parameters
+    ----------
+{x_doc}
+        Spatial axes must be non-empty.
+    output_size, return_indices
+        As for :func:`fastpool.adaptive_max_pool{rank}d`.
+    channels_last, index_dtype, nan_policy, num_threads
+        As for :func:`fastpool.adaptive_max_pool{rank}d` (``num_threads``
+        applies to each block's call).
+{adaptive_returns}{adaptive_indices_doc}
+""",
+        f"adaptive_avg_pool{rank}d": f"""
+    Parameters
+    ----------
+{x_doc}
+        Spatial axes must be non-empty.
+    output_size
+        As for :func:`fastpool.adaptive_avg_pool{rank}d`.
+    channels_last, num_threads
+        As for :func:`fastpool.adaptive_avg_pool{rank}d` (``num_threads``
+        applies to each block's call).
+{adaptive_returns}
+""",
+    }
     fns = {
         f"max_pool{rank}d": (max_pool, "max", ("Returns ``y`` or, with ``return_indices``, "
-                                               "``(y, indices)`` (flat within the input's "
-                                               "``(n, c)`` plane).")),
+                                               "``(y, indices)``\n    (flat within the "
+                                               "input's ``(n, c)`` plane).")),
         f"avg_pool{rank}d": (avg_pool, "avg", "Returns ``y``; identical floats."),
         f"lp_pool{rank}d": (lp_pool, "lp", "Returns ``y``; identical floats."),
         f"adaptive_max_pool{rank}d": (adaptive_max_pool, "adaptive_max",
@@ -759,11 +901,12 @@ def _make(rank: int) -> dict:
         fn.__name__ = fn.__qualname__ = fname
         fn.__module__ = __name__
         fn.__doc__ = (
-            f"Lazy :func:`fastpool.{fname}` of a dask array {sig} "
-            "(``channels_last``: channels at the end).\n\n"
+            f"Lazy :func:`fastpool.{fname}` of a dask array {sig}.\n\n"
+            "    With ``channels_last`` the channels are at the end.\n"
             f"    Same arguments and semantics as the in-memory function, without ``out=``.\n"
             f"    The result equals ``fastpool.{fname}(x.compute(), ...)`` for any chunking.\n"
             f"    {note}\n"
+            + sections[fname]
         )
         result[fname] = fn
     return result

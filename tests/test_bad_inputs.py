@@ -1023,6 +1023,60 @@ def test_special_boolean_flags_reject_non_booleans(op, flag):
                 repr(value))
 
 
+def _every_flag():
+    for op in ALL_OPS + SPECIAL_OPS:
+        for p in inspect.signature(op.fn).parameters.values():
+            if p.default is True or p.default is False:
+                yield pytest.param(op, p.name, id=f"{op}-{p.name}")
+
+
+def _same_result(a, b) -> bool:
+    if isinstance(a, tuple):
+        return isinstance(b, tuple) and len(a) == len(b) and all(map(_same_result, a, b))
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("op, flag", list(_every_flag()))
+def test_every_flag_reads_0_and_1_as_false_and_true(op, flag):
+    """One rule for every on/off option of every operator (BAD_INPUTS.md row 23):
+    True/False, NumPy bools and the integers 0 and 1, with the same result."""
+    seeded = {"seed": 5} if "seed" in inspect.signature(op.fn).parameters else {}
+    for as_int, as_bool in ((0, False), (1, True), (np.int64(1), np.True_)):
+        try:
+            want = op(**seeded, **{flag: as_bool})
+        except (TypeError, ValueError) as e:  # a combination the operator refuses
+            _raises(type(e), _msg(op.name, ""), lambda: op(**seeded, **{flag: as_int}),
+                    f"{flag}={as_int!r}")
+            continue
+        got = op(**seeded, **{flag: as_int})
+        assert _same_result(got, want), f"{op.name}({flag}={as_int!r}) differs from {as_bool}"
+
+
+def _seeded_ops():
+    for op in ALL_OPS + SPECIAL_OPS:
+        if not op.backward and "seed" in inspect.signature(op.fn).parameters:
+            yield pytest.param(op, id=str(op))
+
+
+@pytest.mark.parametrize("op", list(_seeded_ops()))
+def test_every_seed_takes_the_same_forms(op):
+    """One seed rule (fractional and stochastic pooling alike): an integer in
+    [0, 2**64), a NumPy Generator (which the draw advances) or SeedSequence; equal
+    seeds, equal results."""
+    big = 2**64 - 1
+    assert _same_result(op(seed=big), op(seed=big))
+    assert _same_result(op(seed=np.uint64(big)), op(seed=big))
+    a = op(seed=np.random.default_rng(7))
+    assert _same_result(a, op(seed=np.random.default_rng(7)))
+    g = np.random.default_rng(7)
+    assert _same_result(op(seed=g), a)
+    assert g.bit_generator.state != np.random.default_rng(7).bit_generator.state
+    assert _same_result(op(seed=np.random.SeedSequence(3)), op(seed=np.random.SeedSequence(3)))
+    for value, error in ((2**64, ValueError), (-1, ValueError), (True, TypeError),
+                         (1.0, TypeError), ("1", TypeError)):
+        _raises(error, _msg(op.name, "seed"), lambda: op(seed=value), repr(value))
+
+
 # --------------------------------------------------------------------------
 # Backward: input_shape and grad_output
 

@@ -299,7 +299,8 @@ def test_window_plan_covers_outputs_with_exact_halo(size, k, s, d, pb, pe, ceil_
     except ValueError:
         return
     ek = d * (k - 1) + 1
-    plan = _window_plan(chunks, size, k, s, d, pb, pe, out)
+    flags = fastpool._core.FLAG_CEIL_MODE if ceil_mode else 0
+    plan = _window_plan(chunks, size, k, s, d, pb, pe, flags, out)
     assert plan[0].o0 == 0 and plan[-1].o1 == out
     for p, q in itertools.pairwise(plan):
         assert p.o1 == q.o0 and p.o0 < p.o1

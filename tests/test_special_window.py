@@ -808,7 +808,7 @@ COMMON_BAD = [
     ("dilation", 0, ValueError, "dilation"),
     ("ceil_mode", "yes", TypeError, "ceil_mode"),
     ("ceil_mode", np.array([True, False]), TypeError, "ceil_mode"),
-    ("channels_last", 1, TypeError, "channels_last"),
+    ("channels_last", 2, TypeError, "channels_last"),  # 0 and 1 are flags (one rule)
     ("num_threads", 0, ValueError, "num_threads"),
     ("num_threads", 10**6, ValueError, "num_threads"),
     ("num_threads", "2", TypeError, "num_threads"),
@@ -831,7 +831,7 @@ SPECIFIC_BAD = {
     "median_pool2d": [
         ("even", "middle", ValueError, "even"),
         ("even", None, ValueError, "even"),
-        ("return_indices", 1, TypeError, "return_indices"),
+        ("return_indices", 2, TypeError, "return_indices"),
         ("indices_out", np.zeros(Y_SHAPE, np.int16), TypeError, "indices_out"),
     ],
     "mixed_pool2d": [
