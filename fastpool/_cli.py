@@ -6,23 +6,37 @@ Subcommands:
     The version, build flags, OpenMP on/off and default thread count
     (:func:`fastpool.show_config`).
 ``fastpool bench``
-    Time fastpool against PyTorch and the NumPy reference on built-in
-    synthetic workloads and print a Markdown table (:mod:`fastpool._bench`).
+    Time fastpool against PyTorch, ONNX Runtime, JAX, TensorFlow and the NumPy
+    reference on this machine.  The benchmark suite is a package of its own,
+    ``fastpool_bench`` (``pip install ./bench`` from a clone of the repository): this
+    command imports it only when it runs, and hands it every argument after
+    ``bench``, so ``fastpool bench --help`` shows the suite's options.  Without it,
+    the command says how to install it and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 
+#: The benchmark suite's package, and how to get it.
+_BENCH_MODULE = "fastpool_bench"
+_BENCH_MISSING = ("the benchmark suite is not installed (package fastpool-bench); from a clone "
+                  "of the fastpool repository: pip install ./bench")
+
 
 def build_parser(prog: str = "fastpool") -> argparse.ArgumentParser:
-    """The ``fastpool`` argument parser with its subcommands."""
-    from fastpool import __version__, _bench
+    """The ``fastpool`` argument parser with its subcommands.
+
+    ``bench`` takes no options of its own: :func:`main` passes whatever follows it to
+    the benchmark suite, which parses it (``parse_known_args`` leaves it over).
+    """
+    from fastpool import __version__
 
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -35,13 +49,12 @@ def build_parser(prog: str = "fastpool") -> argparse.ArgumentParser:
         help="show the version, build flags, OpenMP and default thread count",
         description="Show the version, build flags, OpenMP on/off and default thread count.",
     )
-    bench = commands.add_parser(
+    commands.add_parser(
         "bench",
-        help="time fastpool against PyTorch and NumPy on this machine",
-        description=_bench.__doc__.split("\n\n")[0].replace("\n", " "),
+        help="time fastpool against PyTorch and NumPy on this machine (the fastpool-bench "
+             "package: pip install ./bench; see fastpool bench --help)",
+        add_help=False,  # --help goes to the suite
     )
-    _bench.add_arguments(bench)
-    bench.set_defaults(bench_parser=bench)
     return parser
 
 
@@ -52,18 +65,30 @@ def _info() -> int:
     return 0
 
 
+def _bench(argv: list[str], prog: str) -> int:
+    """Run the benchmark suite on ``argv``, or say how to install it (status 2)."""
+    try:
+        suite = importlib.import_module(_BENCH_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name != _BENCH_MODULE:
+            raise  # the suite is there but something it needs is not: show it
+        print(f"{prog}: {_BENCH_MISSING}", file=sys.stderr)
+        return 2
+    return suite.main(argv, prog=prog)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastpool`` command line; returns the exit status."""
     prog = "python -m fastpool" if argv is None and _run_as_module() else "fastpool"
     parser = build_parser(prog)
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == "info":
             return _info()
         if args.command == "bench":
-            from fastpool import _bench
-
-            return _bench.run_command(args, args.bench_parser)
+            return _bench(rest, f"{prog} bench")
         parser.print_help(sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,15 +1,18 @@
-"""The benchmark suite of issue #4: fastpool against every installed peer.
+"""fastpool's benchmark suite: fastpool against every installed peer, on synthetic workloads.
 
-One table of workloads (:data:`WORKLOADS`) drives everything: issue #4's w1..w12 and
-its "seed" case, the NHWC variants where the memory layout changes the kernel, and
-one extra line for each other operator family.  Each workload runs through fastpool,
-the NumPy reference (:mod:`fastpool.reference`) and every optional peer that is
-installed and can express it (:data:`PEERS`): PyTorch in NCHW and in channels_last
-memory, ONNX Runtime (one-node models), JAX (``lax.reduce_window``) and TensorFlow.
-Two more groups have tables of their own: issue #5's special poolings (median, mixed,
-stochastic, spatial pyramid, YOLO SPP, bilinear, NetVLAD; forward and backward) against
-the obvious PyTorch and NumPy compositions and fastpool's own operators composed, with
-NetVLAD's peak memory per implementation; and issue #6's uint8 and float16 inputs.
+One table of workloads (:data:`WORKLOADS`) drives everything: the main workloads w1..w12
+(max, average, global and adaptive pooling, forward and backward, 1-D to 3-D, float32
+and float64) and the "seed" case (a small forward + backward loop), the NHWC variants
+where the memory layout changes the kernel, and one extra line for each other operator
+family.  Each workload runs through fastpool, the NumPy reference
+(:mod:`fastpool.reference`) and every optional peer that is installed and can express it
+(:data:`PEERS`): PyTorch in NCHW and in channels_last memory, ONNX Runtime (one-node
+models), JAX (``lax.reduce_window``) and TensorFlow.  Two more groups have tables of
+their own: the special poolings (median, mixed, stochastic, spatial pyramid, YOLO SPP,
+bilinear, NetVLAD; forward and backward) against the obvious PyTorch and NumPy
+compositions and fastpool's own operators composed, with NetVLAD's peak memory per
+implementation; and uint8 and float16 inputs.  The thread scenarios
+(:mod:`fastpool_bench.thread_scenarios`, rows ``mt_*``) follow the suite.
 
 For each thread count the suite starts one worker process (JAX and TensorFlow fix
 their thread pools when they are imported, so a process per thread count is the only
@@ -23,10 +26,9 @@ honest way to run them at that count) and, in it,
    them round-robin, ``repeat`` rounds, keeping the median time per call.
 
 The report adds the speed-up over each peer and over the fastest one, effective GB/s
-against the copy bandwidth, the 2-thread scaling, and a verdict per target of the
-issue.  Nothing here imports a peer (or matplotlib) when fastpool is imported.
+against the copy bandwidth, the 2-thread scaling, and a verdict per performance target
+(:func:`_targets`).  Importing this module imports no peer (nor matplotlib).
 """
-
 from __future__ import annotations
 
 import argparse
@@ -55,7 +57,8 @@ from typing import Any, TextIO
 import numpy as np
 
 import fastpool
-from fastpool import _bench_threads, _core, reference
+from fastpool import _core, reference
+from fastpool_bench import thread_scenarios
 
 __all__ = ["PEERS", "WORKLOADS", "Workload", "add_arguments", "format_markdown", "main", "run",
            "run_command"]
@@ -92,7 +95,7 @@ PEERS = {"torch": "torch NCHW", "torch_cl": "torch CL", "ort": "ORT", "jax": "JA
 #: fused operator beat them?); never the "fastest peer".
 _NOT_CONTENDERS = ("fastpool_comp",)
 
-#: The columns of the tables of issue #4's workloads and the extra operator families.
+#: The columns of the tables of the main workloads and the extra operator families.
 _FRAMEWORK_PEERS = ("torch", "torch_cl", "ort", "jax", "tf")
 
 #: ``--peers`` names families; a family loads one library and gives one or more columns.
@@ -104,12 +107,12 @@ _FAMILY_NAMES = {"torch": "PyTorch", "ort": "ONNX Runtime", "jax": "JAX", "tf": 
 
 #: The table of each group, in order: group -> heading.
 _GROUP_TABLES = {
-    "extra": "Extra: the other operator families (not in issue #4's targets or geomean)",
-    "special": "Special poolings (issue #5): fastpool against the obvious compositions",
-    "dtype": "Other dtypes (issue #6): uint8 and float16",
+    "extra": "Extra: the other operator families (not in the targets or the geomean)",
+    "special": "Special poolings: fastpool against the obvious compositions",
+    "dtype": "Other dtypes: uint8 and float16",
 }
 
-#: The groups judged by issue #4's per-workload targets.
+#: The groups judged by the per-workload targets.
 _JUDGED = ("issue", "nhwc")
 
 #: XLA's CPU client reads this when jax is imported: one thread for the t=1 worker.
@@ -118,7 +121,7 @@ _XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threa
 _ONNX_OPSET = 18
 _ONNX_IR_VERSION = 9  # the newest onnx writes a newer IR than some ONNX Runtimes read
 
-#: Issue #4's targets.
+#: The performance targets (see :func:`_targets`).
 _T_GEOMEAN_FASTEST = 2.0
 _T_GEOMEAN_TORCH = 8.0
 _T_COPY_FRACTION = 0.8
@@ -755,7 +758,7 @@ def _build_fractional(w: Workload, shape: Sequence[int], rng: np.random.Generato
 
 
 # --------------------------------------------------------------------------
-# Special poolings (issue #5): fastpool against the obvious compositions
+# Special poolings: fastpool against the obvious compositions
 #
 # Each builder gives the NCHW composition in PyTorch ("torch"; "torch_alt" where there
 # is a second obvious one) and in NumPy ("numpy", where there is an obvious one), and
@@ -1406,7 +1409,7 @@ def _netvlad_memory(spec: dict[str, Any], impls: Sequence[str], mode: str) -> di
 
 
 # --------------------------------------------------------------------------
-# Other dtypes (issue #6): uint8 and float16 window pooling
+# Other dtypes: uint8 and float16 window pooling
 
 
 def _torch_dtype_probe(torch: Any, op: str, dtype: np.dtype, memory: str) -> None:
@@ -1522,11 +1525,11 @@ _BUILDERS: dict[str, Callable[..., _Case]] = {
 class Workload:
     """One benchmark: an operator, its input shape per mode, and how to build it.
 
-    ``group`` is ``"issue"`` (issue #4's w1..w12 and seed: the targets and the geomean),
-    ``"nhwc"`` (the same operator in NHWC memory: the per-workload targets),
-    ``"extra"`` (another operator family: measured, not judged), ``"special"`` (issue
-    #5's special poolings against their compositions) or ``"dtype"`` (issue #6's uint8
-    and float16 rows); the last three are not judged.  ``builder``, when given, replaces
+    ``group`` is ``"issue"`` (the main workloads w1..w12 and seed: the targets and the
+    geomean), ``"nhwc"`` (the same operator in NHWC memory: the per-workload targets),
+    ``"extra"`` (another operator family: measured, not judged), ``"special"`` (the
+    special poolings against their compositions) or ``"dtype"`` (the uint8 and float16
+    rows); the last three are not judged.  ``builder``, when given, replaces
     the builder of ``kind``.
     """
 
@@ -1649,7 +1652,7 @@ WORKLOADS: tuple[Workload, ...] = (
        params={"kernel": _K2}),
     _w("fractional2d", "extra", "fractional_max_pool2d 3×3, output_ratio 0.5", "fractional",
        _E56, params={"kernel": (3, 3), "ratio": 0.5}),
-    # Issue #5: the special poolings against their compositions.
+    # The special poolings against their compositions.
     _w("sp_median", "special", "median_pool2d 3×3/s2", "sp_median", _SPW,
        params=_SP_WINDOW),
     _w("sp_median_bwd", "special", "median_pool2d 3×3/s2 backward (from indices)", "sp_median",
@@ -1687,7 +1690,7 @@ WORKLOADS: tuple[Workload, ...] = (
     _w("sp_netvlad", "special", "netvlad K=64", "sp_netvlad", _SPV, params={"clusters": 64}),
     _w("sp_netvlad_bwd", "special", "netvlad K=64 backward (dx, dw, db, dc)", "sp_netvlad",
        _SPV, params={"clusters": 64, "backward": True}),
-    # Issue #6: uint8 and float16.
+    # uint8 and float16.
     _w("u8_max2d", "dtype", "max 2×2/s2, uint8", "dtype_pool", _DT, dtype="uint8",
        memory_bound=False, params={"op": "max", "kernel": _K2}),
     _w("u8_avg2d", "dtype", "avg 2×2/s2, uint8 → uint8 (dtype=np.uint8)", "dtype_pool", _DT,
@@ -2287,7 +2290,7 @@ _WORKER_CODE = (
     "if spec['cpus']:\n"
     "    os.sched_setaffinity(0, spec['cpus'])  # before any library sizes its thread pool\n"
     "sys.path[:] = spec['sys_path']\n"
-    "from fastpool._bench import _worker\n"
+    "from fastpool_bench.suite import _worker\n"
     "sys.exit(_worker(spec))\n"
 )
 
@@ -2539,7 +2542,7 @@ def _derive(row: dict[str, Any], copy_gbs: float) -> None:
     best = min(peers, key=peers.__getitem__) if peers else None
     row["fastest_peer"] = best
     row["speedup_fastest"] = peers[best] / fast if best else None
-    # PyTorch on the workload's own memory layout: the issue's "PyTorch NCHW" column
+    # PyTorch on the workload's own memory layout: the baseline of the "vs torch" targets
     # (which, for the NHWC workload w4, is PyTorch on channels_last memory).
     base = "torch_cl" if row["channels_last"] else "torch"
     row["torch_baseline"] = base
@@ -2549,7 +2552,7 @@ def _derive(row: dict[str, Any], copy_gbs: float) -> None:
 
 
 def _geomean_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of issue #4's geomean: w1..w12 (w5: six rows, w7: two)."""
+    """The rows of the geomean targets: w1..w12 (w5: six rows, w7: two)."""
     return [r for r in rows if r["group"] == "issue" and r["kind"] != "seed"]
 
 
@@ -2617,7 +2620,7 @@ def _near(value: float, goal: float, percent: bool = False) -> str:
 
 
 def _targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Issue #4's targets, each with a verdict per thread count (None: not evaluated)."""
+    """The performance targets, each with a verdict per thread count (None: not evaluated)."""
     rows, summary = report["results"], report["summary"]
     targets: list[dict[str, Any]] = []
 
@@ -2920,7 +2923,7 @@ def _summary_lines(report: dict[str, Any]) -> list[str]:
 
 def _targets_lines(report: dict[str, Any]) -> list[str]:
     threads = report["threads"]
-    lines = ["| target (issue #4) | " + " | ".join(f"threads={t}" for t in threads) + " |",
+    lines = ["| target | " + " | ".join(f"threads={t}" for t in threads) + " |",
              "|---|" + "---|" * len(threads)]
     for target in report["targets"]:
         cells = [_verdict_cell(target["by_threads"].get(str(t))) for t in threads]
@@ -2948,7 +2951,7 @@ repeats the call until it lasts at least {min_sample_ms:g} ms and is divided bac
 - vs fastest, vs torch: the peer's time over fastpool's (above 1× fastpool is faster). \
 "fastest peer" is the fastest framework peer of the row (the NumPy reference excluded). \
 "vs torch" is PyTorch on the workload's own memory layout: NCHW, or channels_last for the \
-NHWC rows (the issue's "PyTorch NCHW" column, which for w4 is channels_last memory).
+NHWC rows (for w4, an NHWC input, that is PyTorch on channels_last memory).
 - {buffers}
 - Every peer gets its input already in the layout it is fastest in (converted once, before \
 timing): torch NCHW contiguous NCHW; torch CL channels_last memory (PyTorch has none for \
@@ -3068,7 +3071,7 @@ def format_markdown(report: dict[str, Any], *, title: bool = True) -> str:
     columns = report["peer_columns"]
     main = [r for r in report["results"] if r["group"] in _JUDGED]
     if main:
-        lines += ["", "#### Issue #4's workloads (w1–w12, seed) and their NHWC variants", "",
+        lines += ["", "#### The main workloads (w1–w12, seed) and their NHWC variants", "",
                   *_table(main, [k for k in columns if k in _FRAMEWORK_PEERS])]
     for group, heading in _GROUP_TABLES.items():
         rows = [r for r in report["results"] if r["group"] == group]
@@ -3154,7 +3157,7 @@ def plot(report: dict[str, Any], path: str) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``bench`` options, shared by ``fastpool bench`` and ``bench/run.py``."""
+    """The suite's options, shared by ``fastpool bench`` and ``bench/run.py``."""
     parser.add_argument("--quick", action="store_true",
                         help="smaller shapes: the whole run takes about a minute")
     parser.add_argument("--threads", metavar="LIST",
@@ -3206,16 +3209,16 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser, *,
     """
     if args.list:
         _list_workloads(args.quick, args.smoke, sys.stdout)
-        for name, what, shapes in _bench_threads.ROWS:
+        for name, what, shapes in thread_scenarios.ROWS:
             shape = "×".join(map(str, shapes["smoke" if args.smoke else
                                              "quick" if args.quick else "full"]))
             print(f"{name:<19} {'threads':<7} {what:<52} {shape} float32 2 threads, 3 scenarios")
         return 0
-    # The thread scenarios (mt_* rows, _bench_threads) run after the suite: in every
+    # The thread scenarios (mt_* rows, thread_scenarios) run after the suite: in every
     # full or quick run, or when --only names some of them.
     patterns = [p.strip() for p in (args.only or "").split(",") if p.strip()]
-    scenario_rows = _bench_threads.select(patterns or None)
-    suite_patterns = [p for p in patterns if not _bench_threads.select([p])]
+    scenario_rows = thread_scenarios.select(patterns or None)
+    suite_patterns = [p for p in patterns if not thread_scenarios.select([p])]
     run_suite = not patterns or bool(suite_patterns)
     if patterns:
         args.only = ",".join(suite_patterns)
@@ -3239,8 +3242,8 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser, *,
         if not args.quiet:
             print(f"fastpool bench: thread scenarios ({len(scenario_rows)} rows)...",
                   file=sys.stderr)
-        report["thread_scenarios"] = _bench_threads.run(mode, scenario_rows)
-        markdown += "\n" + _bench_threads.format_markdown(report["thread_scenarios"])
+        report["thread_scenarios"] = thread_scenarios.run(mode, scenario_rows)
+        markdown += "\n" + thread_scenarios.format_markdown(report["thread_scenarios"])
         mism = [r["name"] for r in report["thread_scenarios"]["rows"] if r["check"] == "MISMATCH"]
         report["mismatches"] = list(report.get("mismatches", [])) + mism
     sys.stdout.write(markdown)

@@ -14,9 +14,14 @@ A backend library rarely has the machine to itself.  This section times a few
     OpenMP threads for milliseconds.)
 
 Each scenario times the implementations in alternating blocks of calls, with a
-pause between blocks, and keeps the median of ``calls`` timed calls; the slowdown is the scenario's median over the alone median,
-measured in the same worker process.  Everything runs in one spawned worker, so the
+pause between blocks, and keeps the median of ``calls`` timed calls; the slowdown is
+the scenario's median over the alone median, measured in the same worker process.  Everything runs in one spawned worker, so the
 peers start with their default pools and nothing of the parent process is shared.
+
+The section alone, without the rest of the suite (MODE: full, quick or smoke; ROWS:
+comma-separated row names or patterns, all rows by default)::
+
+    python -m fastpool_bench.thread_scenarios [MODE [ROWS]]
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numpy as np
 
 __all__ = ["ROWS", "format_markdown", "run", "select"]
 
-#: name, description, shape per mode.  The first four are issue #12's rows.
+#: name, description, shape per mode.  The first four are the rows of the busy-core target.
 ROWS: tuple[tuple[str, str, dict[str, tuple[int, ...]]], ...] = (
     ("mt_max5", "max_pool2d 5×5/s1/p2",
      {"full": (8, 512, 20, 20), "quick": (8, 512, 20, 20), "smoke": (1, 8, 20, 20)}),
@@ -47,8 +52,8 @@ ROWS: tuple[tuple[str, str, dict[str, tuple[int, ...]]], ...] = (
     ("mt_max1d", "max_pool1d k3/s2",
      {"full": (64, 256, 4096), "quick": (16, 256, 4096), "smoke": (1, 4, 64)}),
 )
-#: The rows issue #12's busy-core geometric mean is taken over.
-ISSUE_ROWS = ("mt_max5", "mt_adaptive", "mt_max2", "mt_max2_bwd")
+#: The rows the busy-core geometric mean (the target) is taken over.
+TARGET_ROWS = ("mt_max5", "mt_adaptive", "mt_max2", "mt_max2_bwd")
 SCENARIOS = ("alone", "busy core", "shared process")
 THREADS = 2
 _CALLS = {"full": 25, "quick": 15, "smoke": 3}
@@ -285,16 +290,16 @@ def format_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| `{row['name']}` | {row['what']} | {impl} | {alone:.3g} | "
                          f"{busy:.3g} | {busy / alone:.2f}× | {shared:.3g} | "
                          f"{shared / alone:.2f}× | {row['check']} |")
-            s = slow.setdefault(impl, {"busy": [], "shared": [], "busy_issue": []})
+            s = slow.setdefault(impl, {"busy": [], "shared": [], "busy_target": []})
             s["busy"].append(busy / alone)
             s["shared"].append(shared / alone)
-            if row["name"] in ISSUE_ROWS:
-                s["busy_issue"].append(busy / alone)
+            if row["name"] in TARGET_ROWS:
+                s["busy_target"].append(busy / alone)
     lines.append("")
     for impl, s in slow.items():
         lines.append(
-            f"- {impl}: busy core, geometric-mean slowdown over {', '.join(ISSUE_ROWS)}: "
-            f"{_geomean(s['busy_issue']):.2f}× (worst row {max(s['busy']):.2f}×); shared "
+            f"- {impl}: busy core, geometric-mean slowdown over {', '.join(TARGET_ROWS)}: "
+            f"{_geomean(s['busy_target']):.2f}× (worst row {max(s['busy']):.2f}×); shared "
             f"process, worst row {max(s['shared']):.2f}×")
     nb = report["neighbours"]
     lines += [
