@@ -68,7 +68,7 @@ def _plain(value: Any) -> Any:
 
 
 def _geometry(name, rank, in_shape, kernel_size, stride, padding, dilation, ceil_mode, flags=0):
-    """The normalised pooling geometry of ``_api._pool``, with the function named in
+    """The normalised pooling geometry of ``_args._pool``, with the function named in
     every error (also for ints beyond int64)."""
     try:
         return _pool(name, rank, in_shape, _plain(kernel_size), _plain(stride), _plain(padding),
